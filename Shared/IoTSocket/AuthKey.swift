@@ -1,0 +1,47 @@
+import NIOCore
+
+/// A 16-byte authentication key: an object's (from the ACL) or the central's.
+///
+/// Written as 32 hex digits in JSON and configuration. Its `description` is redacted so that a
+/// key interpolated into a log line does not leak; use ``AuthKey/hex`` deliberately.
+public struct AuthKey: Hashable, Sendable, CustomStringConvertible {
+    /// The length of a key in bytes.
+    public static let byteCount = 16
+
+    let raw: Bytes16
+
+    init(raw: Bytes16) {
+        self.raw = raw
+    }
+
+    /// - Throws: ``IoTSocketError/wrongByteCount(field:expected:actual:)`` unless 16 bytes.
+    public init(bytes: some Collection<UInt8>) throws(IoTSocketError) {
+        guard let raw = Bytes16(bytes) else {
+            throw .wrongByteCount(field: "auth key", expected: Self.byteCount, actual: bytes.count)
+        }
+        self.raw = raw
+    }
+
+    /// A key from 32 hex digits, upper or lower case.
+    /// - Throws: ``IoTSocketError/hexWrongLength(field:digits:expected:)`` or
+    ///   ``IoTSocketError/hexInvalidDigit(field:character:position:)``.
+    public init(hex: String) throws(IoTSocketError) {
+        self.init(raw: Bytes16(try Hex.decode(hex, byteCount: Self.byteCount, field: "auth key"))!)
+    }
+
+    public var bytes: [UInt8] { self.raw.bytes }
+
+    /// 32 lowercase hex digits.
+    public var hex: String { Hex.encode(self.raw.bytes) }
+
+    public var description: String { "AuthKey(redacted)" }
+
+    /// Reads 16 bytes; nil (nothing read) when fewer are readable.
+    public static func read(from buffer: inout ByteBuffer) -> AuthKey? {
+        buffer.readBytes16().map(AuthKey.init(raw:))
+    }
+
+    public func write(to buffer: inout ByteBuffer) {
+        buffer.writeBytes16(self.raw)
+    }
+}

@@ -1,0 +1,240 @@
+import Logging
+
+/// A consumer-group loop: reads a shared stream in batches on its own blocking connection,
+/// hands each batch to a handler and acknowledges exactly the entries the handler says it
+/// finished.
+///
+/// What it takes care of:
+/// - creates the group (`MKSTREAM`) at start, and again on `NOGROUP` (Redis restarted empty or
+///   the group was deleted) without manual steps;
+/// - reads with `XREADGROUP … BLOCK` on a dedicated connection (never stalls the shared client),
+///   reconnecting with ``ReconnectBackoff`` and logging each attempt;
+/// - every ``Configuration-swift.struct/reclaimInterval`` takes over entries pending longer
+///   than ``Configuration-swift.struct/reclaimAfter`` (`XAUTOCLAIM`) — its own or a crashed
+///   instance's — and hands them to the same handler;
+/// - acknowledgements that could not be sent (connection lost) are retried after reconnecting.
+///
+/// The handler is never called concurrently with itself. Entries it does not return stay
+/// pending and come back through reclaim after `reclaimAfter`, so it must be idempotent
+/// (delivery is at least once).
+///
+/// Stopping: cancel the task running ``run()``. A read in progress is allowed to end (at most
+/// ``Configuration-swift.struct/block``), the batch in hand is handed over and acknowledged,
+/// then `run()` returns. The handler runs in that cancelled task, so its own awaits may see
+/// the cancellation: it should return the IDs it did finish.
+public struct StreamConsumer: Sendable {
+    /// Which stream and group to consume, and the loop's pace.
+    public struct Configuration: Sendable {
+        /// The stream key.
+        public var stream: String
+        /// The consumer group.
+        public var group: String
+        /// This consumer's name, unique per instance and stable across its restarts.
+        public var consumer: String
+        /// Where a newly created group starts: `0` (default) delivers what the stream already
+        /// holds, `$` only what arrives afterwards. Also used when recreating on `NOGROUP`.
+        public var startID: String
+        /// The most entries per handler call.
+        public var batchSize: Int
+        /// How long one read waits for entries; also bounds how long stopping takes.
+        public var block: Duration
+        /// How long an entry must stay unacknowledged before it is taken over; longer than the
+        /// handler can take, or work still running would be delivered twice.
+        public var reclaimAfter: Duration
+        /// How often to look for entries to take over.
+        public var reclaimInterval: Duration
+        /// Spacing of reconnect attempts.
+        public var reconnect: ReconnectBackoff
+
+        /// - Parameters:
+        ///   - stream: The stream key.
+        ///   - group: The consumer group.
+        ///   - consumer: This instance's consumer name.
+        ///   - startID: Start of a new group, `0` by default.
+        ///   - batchSize: Entries per batch, 128 by default.
+        ///   - block: Read wait, 1 s by default.
+        ///   - reclaimAfter: Idle time before takeover, 60 s by default.
+        ///   - reclaimInterval: Takeover check period; half of `reclaimAfter` by default.
+        ///   - reconnect: Backoff between reconnect attempts.
+        public init(
+            stream: String,
+            group: String,
+            consumer: String,
+            startID: String = "0",
+            batchSize: Int = 128,
+            block: Duration = .seconds(1),
+            reclaimAfter: Duration = .seconds(60),
+            reclaimInterval: Duration? = nil,
+            reconnect: ReconnectBackoff = ReconnectBackoff()
+        ) {
+            self.stream = stream
+            self.group = group
+            self.consumer = consumer
+            self.startID = startID
+            self.batchSize = max(1, batchSize)
+            self.block = block
+            self.reclaimAfter = reclaimAfter
+            self.reclaimInterval = reclaimInterval ?? reclaimAfter / 2
+            self.reconnect = reconnect
+        }
+    }
+
+    /// Receives a batch (new or reclaimed entries, oldest first) and returns the IDs it
+    /// finished; only those are acknowledged. Throwing acknowledges nothing.
+    public typealias Handler = @Sendable (_ entries: [StreamEntry]) async throws -> [String]
+
+    /// The configuration in force.
+    public let configuration: Configuration
+    private let client: RedisClient
+    private let logger: Logger
+    private let handler: Handler
+
+    /// - Parameters:
+    ///   - client: Supplies the server address and limits; the consumer opens its own
+    ///     connection with ``RedisClient/makeBlockingConnection()``.
+    ///   - configuration: Stream, group, consumer and pace.
+    ///   - logger: Where to log; the client's logger by default.
+    ///   - handler: Processes each batch.
+    public init(client: RedisClient, configuration: Configuration, logger: Logger? = nil, handler: @escaping Handler) {
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger ?? client.logger
+        self.handler = handler
+    }
+
+    /// Consumes until the task is cancelled (see the type's documentation for how it stops).
+    public func run() async {
+        var loop = ConsumerLoopState()
+        let metadata: Logger.Metadata = [
+            "stream": "\(self.configuration.stream)",
+            "group": "\(self.configuration.group)",
+            "consumer": "\(self.configuration.consumer)",
+        ]
+        self.logger.info("stream consumer started", metadata: metadata)
+        while !Task.isCancelled {
+            do {
+                let connection = try await loop.connection(from: self.client)
+                if !loop.groupReady {
+                    let created = try await connection.createGroup(
+                        self.configuration.stream,
+                        group: self.configuration.group,
+                        startID: self.configuration.startID,
+                        makeStream: true
+                    )
+                    if created { self.logger.info("consumer group created", metadata: metadata) }
+                    loop.groupReady = true
+                }
+                if loop.failures > 0 {
+                    self.logger.info("stream consumer reconnected", metadata: metadata.merging(["failedAttempts": "\(loop.failures)"]) { $1 })
+                    loop.failures = 0
+                }
+                try await self.acknowledge(&loop.unacknowledged, on: connection)
+                if loop.reclaimDue(every: self.configuration.reclaimInterval) {
+                    try await self.reclaim(on: connection, unacknowledged: &loop.unacknowledged)
+                    loop.reclaimed()
+                }
+                guard !Task.isCancelled else { break }
+                let entries = try await connection.xreadgroup(
+                    group: self.configuration.group,
+                    consumer: self.configuration.consumer,
+                    stream: self.configuration.stream,
+                    id: ">",
+                    count: self.configuration.batchSize,
+                    block: self.configuration.block
+                )
+                loop.missingGroupStreak = 0
+                if !entries.isEmpty {
+                    try await self.deliver(entries, on: connection, unacknowledged: &loop.unacknowledged)
+                }
+            } catch let error as RedisError where error.isNoGroup {
+                self.logger.warning("consumer group missing, recreating it", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                loop.groupReady = false
+                // Entries acknowledged against the old group are gone with it.
+                loop.unacknowledged.removeAll()
+                loop.missingGroupStreak += 1
+                if loop.missingGroupStreak > 1 {
+                    // The group keeps vanishing (someone deleting it?): do not spin.
+                    let delay = self.configuration.reconnect.delay(afterFailures: loop.missingGroupStreak - 1)
+                    do {
+                        try await Task.sleep(for: delay)
+                    } catch {
+                        break
+                    }
+                }
+            } catch {
+                loop.failures += 1
+                await loop.dropConnection()
+                let delay = self.configuration.reconnect.delay(afterFailures: loop.failures)
+                self.logger.warning(
+                    "stream consumer failed, retrying",
+                    metadata: metadata.merging(["attempt": "\(loop.failures)", "retryInMs": "\(delay.wholeMilliseconds)", "error": "\(error)"]) { $1 }
+                )
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    break
+                }
+            }
+        }
+        if !loop.unacknowledged.isEmpty, let connection = loop.activeConnection {
+            try? await self.acknowledge(&loop.unacknowledged, on: connection)
+        }
+        await loop.dropConnection()
+        self.logger.info("stream consumer stopped", metadata: metadata)
+    }
+
+    /// Hands entries to the handler and acknowledges what it returns. Handler failures are
+    /// logged and leave the entries pending; acknowledgement failures keep the IDs for later.
+    private func deliver(_ entries: [StreamEntry], on connection: RedisConnection, unacknowledged: inout [String]) async throws {
+        let finished: [String]
+        do {
+            finished = try await self.handler(entries)
+        } catch {
+            self.logger.error(
+                "stream handler failed; entries stay pending",
+                metadata: ["stream": "\(self.configuration.stream)", "entries": "\(entries.count)", "error": "\(error)"]
+            )
+            return
+        }
+        let delivered = Set(entries.lazy.map(\.id))
+        unacknowledged += finished.filter { delivered.contains($0) }
+        try await self.acknowledge(&unacknowledged, on: connection)
+    }
+
+    private func acknowledge(_ ids: inout [String], on connection: RedisConnection) async throws {
+        guard !ids.isEmpty else { return }
+        try await connection.xack(self.configuration.stream, group: self.configuration.group, ids: ids)
+        ids.removeAll()
+    }
+
+    /// Takes over entries idle longer than `reclaimAfter`, a bounded number of pages per round
+    /// so new entries are not starved.
+    private func reclaim(on connection: RedisConnection, unacknowledged: inout [String]) async throws {
+        var start = "0-0"
+        for _ in 0..<8 {
+            let claim = try await connection.xautoclaim(
+                self.configuration.stream,
+                group: self.configuration.group,
+                consumer: self.configuration.consumer,
+                minIdle: self.configuration.reclaimAfter,
+                start: start,
+                count: self.configuration.batchSize
+            )
+            if !claim.deletedIDs.isEmpty {
+                self.logger.warning(
+                    "pending entries were trimmed before being handled",
+                    metadata: ["stream": "\(self.configuration.stream)", "group": "\(self.configuration.group)", "count": "\(claim.deletedIDs.count)"]
+                )
+            }
+            if !claim.entries.isEmpty {
+                self.logger.info(
+                    "reclaimed idle pending entries",
+                    metadata: ["stream": "\(self.configuration.stream)", "group": "\(self.configuration.group)", "count": "\(claim.entries.count)"]
+                )
+                try await self.deliver(claim.entries, on: connection, unacknowledged: &unacknowledged)
+            }
+            start = claim.nextStart
+            if claim.isComplete || Task.isCancelled { break }
+        }
+    }
+}

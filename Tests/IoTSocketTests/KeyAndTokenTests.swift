@@ -1,0 +1,75 @@
+import IoTSocket
+import NIOCore
+import Testing
+
+@Suite("AuthKey and TelemetryToken")
+struct KeyAndTokenTests {
+    @Test func authKeyFromHexIsCaseInsensitive() throws {
+        let lower = try AuthKey(hex: "00112233445566778899aabbccddeeff")
+        let upper = try AuthKey(hex: "00112233445566778899AABBCCDDEEFF")
+        #expect(lower == upper)
+        #expect(upper.hex == "00112233445566778899aabbccddeeff")
+        #expect(lower.bytes == bytes("00112233445566778899aabbccddeeff"))
+        #expect(encoded(lower.write) == bytes("00112233445566778899aabbccddeeff"))
+        var wire = buffer("00112233445566778899aabbccddeeff 01")
+        #expect(AuthKey.read(from: &wire) == lower)
+        #expect(wire.readableBytes == 1)
+    }
+
+    @Test func authKeyHexErrorsSayWhatIsWrong() {
+        #expect(throws: IoTSocketError.hexWrongLength(field: "auth key", digits: 31, expected: 32)) {
+            try AuthKey(hex: "00112233445566778899aabbccddeef")
+        }
+        #expect(throws: IoTSocketError.hexWrongLength(field: "auth key", digits: 0, expected: 32)) {
+            try AuthKey(hex: "")
+        }
+        #expect(throws: IoTSocketError.hexInvalidDigit(field: "auth key", character: "g", position: 5)) {
+            try AuthKey(hex: "00112g33445566778899aabbccddeeff")
+        }
+        #expect(throws: IoTSocketError.hexInvalidDigit(field: "auth key", character: " ", position: 0)) {
+            try AuthKey(hex: " 0112233445566778899aabbccddeeff")
+        }
+        #expect(throws: IoTSocketError.hexInvalidDigit(field: "auth key", character: "é", position: 31)) {
+            try AuthKey(hex: "00112233445566778899aabbccddeefé")
+        }
+        #expect(
+            IoTSocketError.hexInvalidDigit(field: "auth key", character: "g", position: 5).description
+                == "auth key has \"g\" at position 5, expected a hex digit"
+        )
+    }
+
+    @Test func authKeyBytesMustBeSixteen() {
+        #expect(throws: IoTSocketError.wrongByteCount(field: "auth key", expected: 16, actual: 8)) {
+            try AuthKey(bytes: [UInt8](repeating: 1, count: 8))
+        }
+    }
+
+    @Test func authKeyDescriptionDoesNotLeakTheKey() throws {
+        let key = try AuthKey(hex: "00112233445566778899aabbccddeeff")
+        #expect(!"\(key)".contains("0011"))
+    }
+
+    @Test func telemetryTokenHexAndWire() throws {
+        let token = try TelemetryToken(hex: "0123456789ABCDEF")
+        #expect(token.rawValue == 0x0123_4567_89AB_CDEF)
+        #expect(token.hex == "0123456789abcdef")
+        #expect(token.bytes == bytes("01 23 45 67 89 ab cd ef"))
+        #expect(encoded(token.write) == token.bytes)
+        #expect(try TelemetryToken(bytes: token.bytes) == token)
+        var wire = buffer("01 23 45 67 89 ab cd")
+        #expect(TelemetryToken.read(from: &wire) == nil)
+        #expect(throws: IoTSocketError.hexWrongLength(field: "telemetry token", digits: 14, expected: 16)) {
+            try TelemetryToken(hex: "0123456789abcd")
+        }
+        #expect(throws: IoTSocketError.wrongByteCount(field: "telemetry token", expected: 8, actual: 9)) {
+            try TelemetryToken(bytes: [UInt8](repeating: 0, count: 9))
+        }
+    }
+
+    @Test func randomTokensAndChallengesDiffer() {
+        let tokens = Set((0..<64).map { _ in TelemetryToken.random() })
+        #expect(tokens.count == 64)
+        let challenges = Set((0..<64).map { _ in Challenge.random() })
+        #expect(challenges.count == 64)
+    }
+}

@@ -1,0 +1,43 @@
+import Logging
+import RedisBus
+import TestSupport
+
+/// The logger tests hand to clients and consumers: warnings and worse only.
+let testLogger: Logger = {
+    var logger = Logger(label: "redisbus-tests")
+    logger.logLevel = .warning
+    return logger
+}()
+
+/// Runs `body` with a fresh `redis-server` and a client on it; stops both however `body` ends.
+func withRedisClient<T>(
+    configure: (inout RedisClient.Configuration) -> Void = { _ in },
+    _ body: (RedisClient, TestRedis) async throws -> T
+) async throws -> T {
+    let redis = try await TestRedis.start()
+    defer { redis.stop() }
+    var configuration = RedisClient.Configuration(url: redis.redisURL)
+    configure(&configuration)
+    let client = RedisClient(configuration: configuration, logger: testLogger)
+    do {
+        let result = try await body(client, redis)
+        await client.close()
+        return result
+    } catch {
+        await client.close()
+        throw error
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
+/// Every byte value once, for binary-safety checks.
+let allBytes: [UInt8] = Array(0...255)

@@ -1,0 +1,222 @@
+import RedisBus
+import TestSupport
+import Testing
+
+/// What a test handler saw: every delivery with its time, and how often each ID came.
+actor DeliveryLog {
+    struct Delivery: Sendable {
+        var ids: [String]
+        var at: ContinuousClock.Instant
+    }
+
+    private(set) var deliveries: [Delivery] = []
+    private(set) var counts: [String: Int] = [:]
+    private(set) var fields: [String: String] = [:]
+
+    /// Records a batch; returns the IDs seen for the first time.
+    func record(_ entries: [StreamEntry], field: String = "n") -> Set<String> {
+        self.deliveries.append(Delivery(ids: entries.map(\.id), at: .now))
+        var firstTime: Set<String> = []
+        for entry in entries {
+            if self.counts[entry.id, default: 0] == 0 { firstTime.insert(entry.id) }
+            self.counts[entry.id, default: 0] += 1
+            self.fields[entry.id] = entry.string(field)
+        }
+        return firstTime
+    }
+
+    /// When `id` was delivered for the `occurrence`-th time (1-based).
+    func time(of id: String, occurrence: Int) -> ContinuousClock.Instant? {
+        self.deliveries.filter { $0.ids.contains(id) }.dropFirst(occurrence - 1).first?.at
+    }
+
+    var values: Set<String> { Set(self.fields.values) }
+}
+
+@Suite("StreamConsumer")
+struct StreamConsumerTests {
+    private static func configuration(
+        stream: String = "work",
+        block: Duration = .milliseconds(100),
+        reclaimAfter: Duration = .seconds(60)
+    ) -> StreamConsumer.Configuration {
+        StreamConsumer.Configuration(
+            stream: stream,
+            group: "g",
+            consumer: "c1",
+            batchSize: 10,
+            block: block,
+            reclaimAfter: reclaimAfter,
+            reclaimInterval: .milliseconds(100),
+            reconnect: ReconnectBackoff(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200))
+        )
+    }
+
+    @Test("acknowledges only what the handler returned; the rest is reclaimed after reclaimAfter")
+    func acksOnlyReturnedThenReclaims() async throws {
+        try await withRedisClient { client, _ in
+            var ids: [String] = []
+            for index in 0..<4 {
+                ids.append(try await client.xadd("work", fields: [("n", .integer(index))]))
+            }
+            let log = DeliveryLog()
+            let consumer = StreamConsumer(
+                client: client,
+                configuration: Self.configuration(reclaimAfter: .milliseconds(800)),
+                logger: testLogger
+            ) { entries in
+                let firstTime = await log.record(entries)
+                // First delivery: finish every other entry. Redelivered entries: finish them.
+                return entries.enumerated().filter { index, entry in !firstTime.contains(entry.id) || index % 2 == 0 }.map(\.element.id)
+            }
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await consumer.run() }
+
+                #expect(await eventually { await log.counts.count == 4 })
+                let pending = try await client.send(["XPENDING", "work", "g", "-", "+", 10]).array ?? []
+                #expect(pending.compactMap { $0.array?.first?.string } == [ids[1], ids[3]])
+                #expect(try await client.xpendingSummary("work", group: "g").count == 2)
+                // Well before reclaimAfter: still pending, not delivered again.
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(await log.counts[ids[1]] == 1)
+                #expect(try await client.xpendingSummary("work", group: "g").count == 2)
+
+                #expect(await eventually(timeout: .seconds(5)) {
+                    let counts = await log.counts
+                    return counts[ids[1]] == 2 && counts[ids[3]] == 2
+                })
+                #expect(await eventually { (try? await client.xpendingSummary("work", group: "g").count) == 0 })
+                if let first = await log.time(of: ids[1], occurrence: 1), let second = await log.time(of: ids[1], occurrence: 2) {
+                    // Measured on this side, so allow for scheduling delay around the server's 800 ms.
+                    #expect(first.duration(to: second) >= .milliseconds(500), "reclaimed before reclaimAfter")
+                } else {
+                    Issue.record("ids[1] was not redelivered")
+                }
+
+                // Acknowledged entries never come back.
+                try await Task.sleep(for: .milliseconds(1200))
+                let counts = await log.counts
+                #expect(counts[ids[0]] == 1)
+                #expect(counts[ids[2]] == 1)
+                #expect(counts[ids[1]] == 2)
+                #expect(counts[ids[3]] == 2)
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test("a handler that throws acknowledges nothing")
+    func handlerFailureLeavesPending() async throws {
+        try await withRedisClient { client, _ in
+            try await client.xadd("work", fields: [("n", 1)])
+            try await client.xadd("work", fields: [("n", 2)])
+            let log = DeliveryLog()
+            struct Refused: Error {}
+            let consumer = StreamConsumer(client: client, configuration: Self.configuration(), logger: testLogger) { entries in
+                _ = await log.record(entries)
+                throw Refused()
+            }
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await consumer.run() }
+                #expect(await eventually { await log.counts.count == 2 })
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(try await client.xpendingSummary("work", group: "g").count == 2)
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test("recreates its group on NOGROUP after Redis restarts empty, without manual steps")
+    func recreatesGroupAfterRestart() async throws {
+        try await withRedisClient { client, redis in
+            let log = DeliveryLog()
+            let consumer = StreamConsumer(client: client, configuration: Self.configuration(), logger: testLogger) { entries in
+                _ = await log.record(entries)
+                return entries.map(\.id)
+            }
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await consumer.run() }
+                #expect(await eventually { (try? await client.xinfoGroups("work").map(\.name)) == ["g"] })
+                try await client.xadd("work", fields: [("n", "before")])
+                #expect(await eventually { await log.values.contains("before") })
+
+                try await redis.restart(empty: true)
+                try await client.xadd("work", fields: [("n", "after")])
+                #expect(await eventually(timeout: .seconds(10)) { await log.values.contains("after") })
+                #expect(try await client.xinfoGroups("work").map(\.name) == ["g"])
+                #expect(await eventually { (try? await client.xpendingSummary("work", group: "g").count) == 0 })
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test("recreates its group when it is destroyed under it")
+    func recreatesDestroyedGroup() async throws {
+        try await withRedisClient { client, _ in
+            let log = DeliveryLog()
+            let consumer = StreamConsumer(client: client, configuration: Self.configuration(), logger: testLogger) { entries in
+                _ = await log.record(entries)
+                return entries.map(\.id)
+            }
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await consumer.run() }
+                #expect(await eventually { (try? await client.xinfoGroups("work").map(\.name)) == ["g"] })
+                #expect(try await client.destroyGroup("work", group: "g"))
+                try await client.xadd("work", fields: [("n", "orphan")])
+                #expect(await eventually(timeout: .seconds(5)) { await log.values.contains("orphan") })
+                #expect(try await client.xinfoGroups("work").map(\.name) == ["g"])
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test("cancellation finishes the batch in hand, acknowledges it and returns promptly")
+    func gracefulStop() async throws {
+        try await withRedisClient { client, _ in
+            let log = DeliveryLog()
+            let consumer = StreamConsumer(client: client, configuration: Self.configuration(block: .milliseconds(500)), logger: testLogger) { entries in
+                _ = await log.record(entries)
+                // Work that outlives the cancellation request.
+                let end = ContinuousClock.now + .milliseconds(300)
+                while ContinuousClock.now < end {
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+                return entries.map(\.id)
+            }
+            let stopped = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
+                group.addTask {
+                    await consumer.run()
+                    return .now
+                }
+                try await client.xadd("work", fields: [("n", "in-hand")])
+                #expect(await eventually { await log.counts.count == 1 })
+                let cancelledAt = ContinuousClock.now
+                group.cancelAll()
+                let stoppedAt = try await group.next() ?? .now
+                return cancelledAt.duration(to: stoppedAt)
+            }
+            #expect(stopped < .seconds(2))
+            #expect(try await client.xpendingSummary("work", group: "g").count == 0)
+            #expect(try await client.xinfoGroups("work").first?.lag == 0)
+        }
+    }
+
+    @Test("an idle consumer stops within its block time when cancelled")
+    func idleStop() async throws {
+        try await withRedisClient { client, _ in
+            let consumer = StreamConsumer(client: client, configuration: Self.configuration(block: .milliseconds(300)), logger: testLogger) { entries in
+                entries.map(\.id)
+            }
+            let elapsed = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await consumer.run() }
+                #expect(await eventually { (try? await client.xinfoGroups("work").map(\.name)) == ["g"] })
+                try await Task.sleep(for: .milliseconds(100))
+                let cancelledAt = ContinuousClock.now
+                group.cancelAll()
+                try await group.next()
+                return cancelledAt.duration(to: .now)
+            }
+            #expect(elapsed < .seconds(1))
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import IoTSocket
 import ServiceKit
 
 /// The `router` executable: routes requests, responses and telemetry between devices and the central.
@@ -13,7 +14,26 @@ struct RouterCommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceOptions
 
     func run() async throws {
+        // The ACL file is validated before anything starts: a bad file is a configuration error.
+        let loaded = try self.options.loadConfiguration()
+        var seed: (path: String, entries: [ACLEntry])?
+        if let path = loaded.configuration.aclFile {
+            do {
+                seed = (path, try ReferenceACLFile.load(path: path))
+            } catch {
+                ServiceOptions.reportConfigurationError(error)
+                throw ExitCode(78)
+            }
+        }
         guard let runtime = try ServiceRuntime.bootstrap(.router, options: self.options) else { return }
-        try await runtime.run([])
+        let settings = RouterSettings(runtime: runtime)
+        let router = MessageRouter(settings: settings, metrics: RouterMetrics(), logger: runtime.logger)
+        let pipeline = CallPipeline(redis: runtime.redis, logger: runtime.logger)
+        let aclStore = ACLStore(redis: runtime.redis, router: router, pipeline: pipeline, logger: runtime.logger)
+        try await runtime.run([
+            RouterService(runtime: runtime, router: router, pipeline: pipeline, aclStore: aclStore, seedACL: seed),
+            RouterSweeper(runtime: runtime, router: router, pipeline: pipeline),
+            TelemetryRouter(runtime: runtime, router: router, pipeline: pipeline),
+        ])
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ServiceKit
 
 /// The `tcp-gateway` executable: terminates IoTSocket TCP sessions of devices and the central.
@@ -14,6 +15,17 @@ struct TCPGatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let runtime = try ServiceRuntime.bootstrap(.tcpGateway, options: self.options) else { return }
-        try await runtime.run([])
+        let gateway: GatewayServices
+        do {
+            gateway = try GatewayServices(runtime: runtime)
+        } catch {
+            // A configuration problem (unreadable TLS file…): exit like any configuration error,
+            // so supervisors do not restart a process that cannot start.
+            runtime.logger.critical("cannot start", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("configuration error: \(error)\n".utf8))
+            await runtime.redis.close()
+            throw ExitCode(78)
+        }
+        try await runtime.run(gateway.services, readiness: gateway.readiness)
     }
 }

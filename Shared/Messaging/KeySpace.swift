@@ -20,8 +20,10 @@ public struct KeySpace: Sendable, Equatable {
     public var telemetryStream: String { self.prefix + "telemetry" }
     /// Device lifecycle events (online, offline, kept, expired, replaced, auth refused).
     public var eventsStream: String { self.prefix + "events" }
-    /// Webhook jobs for the dispatchers.
-    public var webhooksStream: String { self.prefix + "webhooks" }
+    /// Request webhook jobs for the dispatchers (deadline-bound, never behind telemetry).
+    public var webhookRequests: String { self.prefix + "webhooks:request" }
+    /// Telemetry webhook jobs for the dispatchers (at least once).
+    public var webhookTelemetry: String { self.prefix + "webhooks:telemetry" }
     /// Frames for the connections of one gateway instance.
     public func gatewayStream(_ instance: String) -> String { self.prefix + "gw:" + instance }
     /// Replies for the HTTP calls waiting in one http-api instance.
@@ -39,6 +41,8 @@ public struct KeySpace: Sendable, Equatable {
     public var keptDeadlines: String { self.prefix + "kept" }
     /// Hash per request in flight (`down` toward an object, `up` toward the central).
     public func inFlight(_ member: String) -> String { self.prefix + "inflight:" + member }
+    /// Counter per object: the tracking numbers the router picks for HTTP calls to it.
+    public func trackingCounter(_ uid: UID) -> String { self.prefix + "tracking:" + uid.hex }
     /// Sorted set: in-flight member → deadline (Unix ms).
     public var requestDeadlines: String { self.prefix + "deadlines" }
     /// String: telemetry token hex → UID hex, expiring with the token.

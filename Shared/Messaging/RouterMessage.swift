@@ -2,11 +2,13 @@ import IoTSocket
 import RedisBus
 
 /// What the router consumes from `iots:router`: session events and transmissions from
-/// gateways (later also calls from http-api and answers from webhook-dispatcher).
+/// gateways, calls and ACL changes from http-api.
 ///
-/// Encoded as stream fields: `t` (kind), `uid` (the element's UID as 32 hex digits), `gw`
-/// (gateway instance), `conn` (connection id within that gateway) and per kind `max`, `addr`,
-/// `code`, `f` (the transmission's wire bytes, decoded by the router with the IoTSocket codec).
+/// Encoded as stream fields: `t` (kind). Gateway kinds (`open`, `close`, `frame`) carry `uid`
+/// (the element's UID as 32 hex digits), `gw` (gateway instance), `conn` (connection id within
+/// that gateway) and per kind `max`, `addr`, `code`, `f` (the transmission's wire bytes,
+/// decoded by the router with the IoTSocket codec). http-api kinds (`call`, `acl`) are
+/// described by `APICall` and `ACLUpdate`.
 public enum RouterMessage: Sendable, Equatable {
     /// An element logged in on a gateway connection.
     case sessionOpened(SessionOpened)
@@ -15,6 +17,12 @@ public enum RouterMessage: Sendable, Equatable {
     case sessionClosed(SessionClosed)
     /// A transmission an element sent, as it came off the wire.
     case transmission(ConnectionAddress, frame: [UInt8])
+    /// A request the central made over HTTP, for the router to send to an object.
+    case call(APICall)
+    /// An ACL change made over HTTP.
+    case aclUpdate(ACLUpdate)
+    /// The central's answer to a request webhook, for the object that asked.
+    case webhookAnswer(WebhookAnswer)
 
     /// Identifies one connection of one element on one gateway instance.
     public struct ConnectionAddress: Sendable, Hashable {
@@ -77,6 +85,12 @@ public enum RouterMessage: Sendable, Equatable {
             var fields = Self.addressFields("frame", address)
             fields.append(("f", .bytes(frame)))
             return fields
+        case .call(let call):
+            return call.fields
+        case .aclUpdate(let update):
+            return update.fields
+        case .webhookAnswer(let answer):
+            return answer.fields
         }
     }
 
@@ -88,6 +102,19 @@ public enum RouterMessage: Sendable, Equatable {
     /// - Throws: `MessageError` naming the entry and the missing or malformed field.
     public init(entry: StreamEntry) throws(MessageError) {
         guard let kind = entry.string("t") else { throw MessageError(entry: entry.id, field: "t", problem: "missing") }
+        switch kind {
+        case "call":
+            self = .call(try APICall(entry: entry))
+            return
+        case "acl":
+            self = .aclUpdate(try ACLUpdate(entry: entry))
+            return
+        case "answer":
+            self = .webhookAnswer(try WebhookAnswer(entry: entry))
+            return
+        default:
+            break
+        }
         guard let uidHex = entry.string("uid"), let uid = try? UID(hex: uidHex) else {
             throw MessageError(entry: entry.id, field: "uid", problem: "missing or not 32 hex digits")
         }

@@ -1,0 +1,12 @@
+import IoTSocket
+
+/// What the gateway asks of one connection, delivered as a user inbound event on the
+/// connection's own event loop so that the handler owning the connection's state acts on it.
+enum ConnectionOrder: Sendable {
+    /// Write these transmission bytes (a frame the router addressed to the element).
+    case write([UInt8])
+    /// Send Close with this code, then disconnect.
+    case close(CloseCode)
+    /// The gateway is stopping: sessions send Close 0xA1 (session kept), handshakes just end.
+    case drain
+}

@@ -1,0 +1,216 @@
+import Logging
+import Messaging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Every connection this gateway holds, by connection id, plus the instance-wide counters that
+/// decide whether a new session fits (slots) and whether the gateway is draining.
+///
+/// Why NIO-confined shards rather than an actor: registration and removal happen inside the
+/// connection's own handler callbacks, on its event loop. Doing them synchronously there means a
+/// router command can never find a half-registered connection, a removal can never overtake its
+/// registration (as two actor-bound tasks could), and no handler ever suspends. Each event loop
+/// owns one ``Shard``; the connection id names its shard, so a command costs one hop to that
+/// loop per batch, not a lock or an actor round trip. The two instance-wide facts (slots in
+/// use, draining) are single atomics.
+final class ConnectionRegistry: Sendable {
+    /// The connection table of one event loop; touch it only on that loop.
+    final class Shard: Sendable {
+        let index: Int
+        let eventLoop: any EventLoop
+        private let table: NIOLoopBoundBox<Table>
+        private let bootTag: String
+        private let counters: Counters
+
+        private struct Entry {
+            var channel: any Channel
+            var holdsSlot: Bool
+        }
+
+        private struct Table {
+            var nextNumber: UInt64 = 0
+            var entries: [String: Entry] = [:]
+        }
+
+        fileprivate init(index: Int, eventLoop: any EventLoop, bootTag: String, counters: Counters) {
+            self.index = index
+            self.eventLoop = eventLoop
+            self.table = .makeBoxSendingValue(Table(), eventLoop: eventLoop)
+            self.bootTag = bootTag
+            self.counters = counters
+        }
+
+        /// Adds a newly active connection and returns its id, unique within this process and
+        /// distinct from any earlier process of the same instance (the boot tag).
+        func register(_ channel: any Channel) -> String {
+            self.table.value.nextNumber += 1
+            let id = "\(self.bootTag).\(self.index).\(self.table.value.nextNumber)"
+            self.table.value.entries[id] = Entry(channel: channel, holdsSlot: false)
+            self.counters.connectionCountChanged(by: 1)
+            return id
+        }
+
+        /// Takes one of the `SlotsCount` slots for connection `id`; false when all are taken.
+        /// The slot is given back by ``remove(_:)``.
+        func reserveSlot(for id: String) -> Bool {
+            guard self.table.value.entries[id]?.holdsSlot == false, self.counters.takeSlot() else { return false }
+            self.table.value.entries[id]?.holdsSlot = true
+            return true
+        }
+
+        /// Forgets connection `id` (it closed), giving back its slot.
+        func remove(_ id: String) {
+            guard let entry = self.table.value.entries.removeValue(forKey: id) else { return }
+            if entry.holdsSlot {
+                self.counters.releaseSlot()
+            }
+            self.counters.connectionCountChanged(by: -1)
+        }
+
+        /// Hands `order` to the connection's handlers; false when the connection is unknown.
+        func deliver(_ order: ConnectionOrder, to id: String) -> Bool {
+            guard let entry = self.table.value.entries[id] else { return false }
+            entry.channel.pipeline.syncOperations.fireUserInboundEventTriggered(order)
+            return true
+        }
+
+        /// Gives `order` to every connection of the shard and returns their close futures.
+        func deliverToAll(_ order: ConnectionOrder) -> [EventLoopFuture<Void>] {
+            let channels = self.table.value.entries.values.map(\.channel)
+            for channel in channels {
+                channel.pipeline.syncOperations.fireUserInboundEventTriggered(order)
+            }
+            return channels.map(\.closeFuture)
+        }
+    }
+
+    /// Distinguishes this process's connection ids from those of an earlier process that used
+    /// the same instance id, so a stale router command can never reach a new connection.
+    let bootTag: String
+    let shards: EventLoopShards<Shard>
+    private let metrics: GatewayMetrics
+    private let logger: Logger
+    private let drainingFlag = Atomic<Bool>(false)
+    private let listeningFlag = Atomic<Bool>(false)
+
+    /// - Parameters:
+    ///   - slotsCount: how many sessions (counted from an accepted initiation) may be open.
+    ///   - bootTag: a text unique to this process start (no dots).
+    init(group: MultiThreadedEventLoopGroup, slotsCount: Int, bootTag: String, metrics: GatewayMetrics, logger: Logger) {
+        self.bootTag = bootTag
+        self.metrics = metrics
+        self.logger = logger
+        let counters = Counters(slotsCount: slotsCount, metrics: metrics)
+        self.shards = EventLoopShards(group: group) { index, loop in
+            Shard(index: index, eventLoop: loop, bootTag: bootTag, counters: counters)
+        }
+    }
+
+    /// True once ``startDraining()`` was called: initiations are answered with the redirect
+    /// rule (or refused) and no new session starts.
+    var isDraining: Bool { self.drainingFlag.load(ordering: .sequentiallyConsistent) }
+
+    /// True while the listener is bound (readiness).
+    var isListening: Bool { self.listeningFlag.load(ordering: .relaxed) }
+
+    func setListening(_ listening: Bool) {
+        self.listeningFlag.store(listening, ordering: .relaxed)
+    }
+
+    func startDraining() {
+        self.drainingFlag.store(true, ordering: .sequentiallyConsistent)
+    }
+
+    /// The shard of a connection id (`<boot>.<shard>.<n>`), nil for an id this process never
+    /// issued.
+    func shard(forConnection id: String) -> Shard? {
+        let parts = id.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == self.bootTag, let index = Int(parts[1]) else { return nil }
+        return self.shards[index]
+    }
+
+    /// Executes router commands: each batch of commands for one shard costs one hop to its loop,
+    /// and commands for one connection keep their order.
+    func deliver(_ commands: [GatewayCommand]) {
+        var perShard: [Int: [GatewayCommand]] = [:]
+        for command in commands {
+            guard let shard = self.shard(forConnection: command.connection) else {
+                self.metrics.droppedUnknownConnection.increment()
+                self.logger.debug("command for an unknown connection", metadata: ["conn": "\(command.connection)"])
+                continue
+            }
+            perShard[shard.index, default: []].append(command)
+        }
+        for (index, commands) in perShard {
+            guard let shard = self.shards[index] else { continue }
+            let metrics = self.metrics
+            let logger = self.logger
+            shard.eventLoop.execute {
+                for command in commands {
+                    let order: ConnectionOrder
+                    switch command {
+                    case .write(_, let frame): order = .write(frame)
+                    case .close(_, let code): order = .close(code)
+                    }
+                    if !shard.deliver(order, to: command.connection) {
+                        metrics.droppedUnknownConnection.increment()
+                        logger.debug("command for a closed connection", metadata: ["conn": "\(command.connection)"])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives `order` to every connection and waits until they have all closed, at most `timeout`.
+    /// - Returns: true when every connection closed in time.
+    func closeAll(with order: ConnectionOrder, timeout: TimeAmount) async -> Bool {
+        var futures: [EventLoopFuture<Void>] = []
+        for shard in self.shards.all {
+            if let closing = try? await shard.eventLoop.submit({ shard.deliverToAll(order) }).get() {
+                futures += closing
+            }
+        }
+        guard let loop = self.shards.all.first?.eventLoop, !futures.isEmpty else { return true }
+        let done = loop.makePromise(of: Bool.self)
+        let timer = loop.scheduleTask(in: timeout) { done.succeed(false) }
+        EventLoopFuture.andAllComplete(futures, on: loop).whenComplete { _ in
+            timer.cancel()
+            done.succeed(true)
+        }
+        return (try? await done.futureResult.get()) ?? false
+    }
+
+    /// The instance-wide counts every shard updates: slots in use and open connections.
+    fileprivate final class Counters: Sendable {
+        let slotsCount: Int
+        private let metrics: GatewayMetrics
+        private let slotsInUse = Atomic<Int>(0)
+        private let connections = Atomic<Int>(0)
+
+        init(slotsCount: Int, metrics: GatewayMetrics) {
+            self.slotsCount = slotsCount
+            self.metrics = metrics
+        }
+
+        func takeSlot() -> Bool {
+            let taken = self.slotsInUse.wrappingAdd(1, ordering: .relaxed).newValue
+            if taken > self.slotsCount {
+                self.slotsInUse.wrappingSubtract(1, ordering: .relaxed)
+                return false
+            }
+            self.metrics.slotsUsed.record(taken)
+            return true
+        }
+
+        func releaseSlot() {
+            let left = self.slotsInUse.wrappingSubtract(1, ordering: .relaxed).newValue
+            self.metrics.slotsUsed.record(left)
+        }
+
+        func connectionCountChanged(by delta: Int) {
+            let open = self.connections.wrappingAdd(delta, ordering: .relaxed).newValue
+            self.metrics.connectionsOpen.record(open)
+        }
+    }
+}

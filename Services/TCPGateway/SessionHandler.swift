@@ -1,0 +1,267 @@
+import IoTSocket
+import Logging
+import Messaging
+import NIOCore
+import RedisBus
+
+/// One logged-in session: checks what the element may send, answers Ping itself, publishes
+/// every other transmission to the router (in order, with its exact bytes), writes what the
+/// router addresses to it, pings it when idle, and reports how the session ended.
+///
+/// Sits after a `ByteToMessageHandler(FrameDecoder)`, so it sees whole frames. All state is
+/// confined to the connection's event loop.
+final class SessionHandler: ChannelInboundHandler {
+    typealias InboundIn = InboundFrame
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case open
+        /// A Close was sent or received: nothing more is read or published.
+        case closing
+        case closed
+    }
+
+    private let environment: GatewayEnvironment
+    private let shard: ConnectionRegistry.Shard
+    private let outbox: StreamPublisher.Outbox
+    private let address: RouterMessage.ConnectionAddress
+    /// The element's stated maximum transmission length; longer router frames are dropped.
+    private let statedMaxTransmissionLength: Int?
+    private let remoteAddress: String
+    private var state = State.open
+    /// The Close code the peer sent or the gateway sent; nil while none was.
+    private var closeCode: CloseCode?
+    private var lastInbound = NIODeadline.now()
+    private var pingSentAt: NIODeadline?
+    private var timer: Scheduled<Void>?
+    private var flushPending = false
+
+    init(
+        environment: GatewayEnvironment,
+        shard: ConnectionRegistry.Shard,
+        outbox: StreamPublisher.Outbox,
+        address: RouterMessage.ConnectionAddress,
+        statedMaxTransmissionLength: Int?,
+        remoteAddress: String
+    ) {
+        self.environment = environment
+        self.shard = shard
+        self.outbox = outbox
+        self.address = address
+        self.statedMaxTransmissionLength = statedMaxTransmissionLength
+        self.remoteAddress = remoteAddress
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.publish(
+            .sessionOpened(
+                .init(address: self.address, maxTransmissionLength: self.statedMaxTransmissionLength, remoteAddress: self.remoteAddress)))
+        self.environment.logger.info(
+            "session opened",
+            metadata: ["uid": "\(self.address.uid)", "conn": "\(self.address.connection)", "remote": "\(self.remoteAddress)"])
+        self.lastInbound = .now()
+        self.armTimer(at: self.lastInbound + self.environment.idleTimeout, context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .open = self.state else { return }
+        let frame = self.unwrapInboundIn(data)
+        self.lastInbound = .now()
+        self.pingSentAt = nil
+        self.environment.metrics.framesIn.increment()
+        switch frame.transmission {
+        case .ping:
+            self.write(.pong, context: context)
+            self.flushPending = true
+        case .pong:
+            break
+        case .close(let code):
+            self.state = .closing
+            self.closeCode = code
+            context.close(promise: nil)
+        case .acl, .request, .response, .telemetryToken, .identifiedTelemetry:
+            guard self.mayForward(frame.transmission) else {
+                self.protocolError(.role, detail: "\(frame.transmission.type) not allowed from \(self.roleName)", context: context)
+                return
+            }
+            self.environment.logger.debug(
+                "frame in",
+                metadata: ["uid": "\(self.address.uid)", "conn": "\(self.address.connection)", "type": "\(frame.transmission.type)"])
+            self.publish(.transmission(self.address, frame: Array(frame.wireBytes.readableBytesView)))
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if self.flushPending {
+            self.flushPending = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let order = event as? ConnectionOrder else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        switch order {
+        case .write(let frame):
+            guard case .open = self.state else {
+                self.environment.metrics.droppedUnknownConnection.increment()
+                return
+            }
+            if let maximum = self.statedMaxTransmissionLength, frame.count > maximum {
+                self.environment.metrics.droppedOversize.increment()
+                self.environment.logger.debug(
+                    "frame longer than the element accepts dropped",
+                    metadata: ["uid": "\(self.address.uid)", "conn": "\(self.address.connection)", "length": "\(frame.count)", "max": "\(maximum)"])
+                return
+            }
+            var bytes = context.channel.allocator.buffer(capacity: frame.count)
+            bytes.writeBytes(frame)
+            self.environment.metrics.framesOut.increment()
+            context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+        case .close(let code):
+            self.sendCloseThenDisconnect(code, context: context)
+        case .drain:
+            self.sendCloseThenDisconnect(.freeingResources, context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard case .open = self.state else { return }
+        switch error {
+        case let error as IoTSocketError:
+            if case .transmissionTooLong = error {
+                self.protocolError(.oversize, detail: "\(error)", context: context)
+            } else {
+                self.protocolError(.malformed, detail: "\(error)", context: context)
+            }
+        case ByteToMessageDecoderError.leftoverDataWhenDone:
+            // The peer left in the middle of a transmission: a lost connection, nothing to answer.
+            break
+        default:
+            self.environment.logger.debug(
+                "connection error", metadata: ["uid": "\(self.address.uid)", "conn": "\(self.address.connection)", "error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timer = nil
+        self.state = .closed
+        self.shard.remove(self.address.connection)
+        // Queued after every transmission of this connection: the router sees them first.
+        self.publish(.sessionClosed(.init(address: self.address, code: self.closeCode)))
+        self.environment.logger.info(
+            "session closed",
+            metadata: [
+                "uid": "\(self.address.uid)", "conn": "\(self.address.connection)",
+                "code": "\(self.closeCode.map { "\($0)" } ?? "none (connection lost)")",
+            ])
+        context.fireChannelInactive()
+    }
+
+    // MARK: Rules
+
+    private var roleName: String { self.address.uid.isCentral ? "the central" : "an object" }
+
+    /// PROTOCOL.md roles: an object sends Requests and Responses without a UID; the central also
+    /// sends ACLs, and Requests and Responses with or without a UID (the router decides).
+    /// Tokens and identified telemetry only ever go toward elements.
+    private func mayForward(_ transmission: Transmission) -> Bool {
+        switch transmission {
+        case .request(let uid, _, _), .response(let uid, _, _, _):
+            return self.address.uid.isCentral || uid == nil
+        case .acl:
+            return self.address.uid.isCentral
+        case .telemetryToken, .identifiedTelemetry, .ping, .pong, .close:
+            return false
+        }
+    }
+
+    private func protocolError(_ kind: GatewayMetrics.ProtocolErrorKind, detail: String, context: ChannelHandlerContext) {
+        self.environment.metrics.protocolError(kind)
+        self.environment.logger.info(
+            "protocol error",
+            metadata: ["uid": "\(self.address.uid)", "conn": "\(self.address.connection)", "reason": "\(kind.rawValue)", "detail": "\(detail)"])
+        self.sendCloseThenDisconnect(.protocolError, context: context)
+    }
+
+    // MARK: Output
+
+    private func sendCloseThenDisconnect(_ code: CloseCode, context: ChannelHandlerContext) {
+        guard case .open = self.state else { return }
+        self.state = .closing
+        self.closeCode = code
+        var bytes = context.channel.allocator.buffer(capacity: 2)
+        Transmission.close(code).write(to: &bytes)
+        self.environment.metrics.framesOut.increment()
+        context.writeAndFlush(self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+        // Should the peer never read the Close, do not wait for it forever.
+        self.armTimer(at: .now() + self.environment.pongTimeout, context: context)
+    }
+
+    private func write(_ transmission: Transmission, context: ChannelHandlerContext) {
+        var bytes = context.channel.allocator.buffer(capacity: transmission.wireLength)
+        transmission.write(to: &bytes)
+        self.environment.metrics.framesOut.increment()
+        context.write(self.wrapOutboundOut(bytes), promise: nil)
+    }
+
+    private func publish(_ message: RouterMessage) {
+        self.outbox.append(
+            StreamAppend(stream: self.environment.keys.routerStream, fields: message.fields, maxLength: self.environment.streamMaxLength))
+    }
+
+    // MARK: Liveness
+
+    /// One timer per session, re-armed lazily: reads only note the time, the timer checks it.
+    private func armTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.timerFired(context: context)
+        }
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        self.timer = nil
+        switch self.state {
+        case .closed:
+            return
+        case .closing:
+            context.close(promise: nil)
+            return
+        case .open:
+            break
+        }
+        let now = NIODeadline.now()
+        if let pingSentAt = self.pingSentAt {
+            let pongDeadline = pingSentAt + self.environment.pongTimeout
+            guard now >= pongDeadline else {
+                return self.armTimer(at: pongDeadline, context: context)
+            }
+            // Silent after a Ping: the peer is gone. No Close, so the session is kept.
+            self.environment.metrics.pingTimeouts.increment()
+            self.environment.logger.info(
+                "no answer to ping, closing", metadata: ["uid": "\(self.address.uid)", "conn": "\(self.address.connection)"])
+            self.state = .closing
+            context.close(promise: nil)
+            return
+        }
+        let idleDeadline = self.lastInbound + self.environment.idleTimeout
+        guard now >= idleDeadline else {
+            return self.armTimer(at: idleDeadline, context: context)
+        }
+        self.pingSentAt = now
+        self.environment.metrics.pingsSent.increment()
+        self.write(.ping, context: context)
+        context.flush()
+        self.armTimer(at: now + self.environment.pongTimeout, context: context)
+    }
+}

@@ -1,0 +1,494 @@
+import Foundation
+import IoTSocket
+import Messaging
+import NIOCore
+import RedisBus
+import Testing
+import TestSupport
+
+/// tcp-gateway on its own (no router): connection set-up, roles, liveness, router commands and
+/// draining, against a real redis-server and the real executable.
+@Suite("tcp-gateway: set-up, sessions, commands and draining")
+struct GatewayHandshakeTests {
+    static let deviceUID = try! UID("dev-1")
+    static let deviceKey = try! AuthKey(hex: "11112222333344445555666677778888")
+    static let centralKey = try! AuthKey(hex: TestStack.centralKeyHex)
+
+    // MARK: Initiation
+
+    @Test("an unknown version is refused and the connection closed")
+    func unknownVersionRefused() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let raw = try await gateway.connectRaw()
+        try await raw.send([0x02, 0x00, 0x00, 0x00])
+        let response = try await raw.receiveInitiationResponse()
+        #expect(response == .refused)
+        #expect(await raw.waitForClose())
+
+        await #expect(throws: TestElementError.self) {
+            _ = try await gateway.connect(version: 0x05)
+        }
+    }
+
+    @Test("TLS asked without a certificate is refused")
+    func tlsWithoutCertificateRefused() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        do {
+            _ = try await gateway.connect(tls: true)
+            Issue.record("TLS login succeeded without a certificate")
+        } catch TestElementError.initiationRefused(let response) {
+            #expect(response == .refused)
+        }
+        #expect(try await gateway.refusedLogins(reason: "tls_unavailable") == 1)
+    }
+
+    @Test("TLS login with a self-signed certificate, then ping → pong over TLS")
+    func tlsLogin() async throws {
+        let certificate = try TestCertificate.makeSelfSigned()
+        let gateway = try await GatewayUnderTest.start(tcpServer: [
+            "SSLCrtFilename": certificate.certificatePath, "SSLKeyFilename": certificate.keyPath,
+        ])
+        defer { gateway.stop() }
+        let device = try await gateway.connect(tls: true)
+        defer { Task { await device.close() } }
+        try await device.send(.ping)
+        #expect(try await device.receive() == .pong)
+        _ = try await gateway.openEntry(for: Self.deviceUID)
+    }
+
+    @Test("a TLS certificate file that cannot be read stops the start-up, naming key and file")
+    func badCertificateFile() async throws {
+        let gateway = try await GatewayUnderTest.start(
+            tcpServer: ["SSLCrtFilename": "/nonexistent/cert.pem", "SSLKeyFilename": "/nonexistent/key.pem"], waitReady: false)
+        defer { gateway.stop() }
+        #expect(await gateway.process.waitForExit(timeout: .seconds(10)))
+        #expect(gateway.process.exitStatus == 78)
+        #expect(gateway.process.output.contains("SSLCrtFilename"))
+        #expect(gateway.process.output.contains("/nonexistent/cert.pem"))
+    }
+
+    @Test("a full gateway answers the initiation with the configured redirect")
+    func fullGatewayRedirects() async throws {
+        let gateway = try await GatewayUnderTest.start(tcpServer: ["SlotsCount": 1, "RedirectHost": "gw2.example", "RedirectPort": 50506])
+        defer { gateway.stop() }
+        let first = try await gateway.connect()
+        defer { Task { await first.close() } }
+        do {
+            _ = try await gateway.connect()
+            Issue.record("a second session fitted in one slot")
+        } catch TestElementError.initiationRefused(let response) {
+            #expect(response.rule == .redirect(host: "gw2.example", port: 50506))
+        }
+    }
+
+    // MARK: Authentication
+
+    @Test("a good key is accepted and the session is announced to the router")
+    func goodKeyAccepted() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect(maxTransmissionLength: 1000)
+        defer { Task { await device.close() } }
+        let opened = try await gateway.openEntry(for: Self.deviceUID)
+        #expect(opened.address.gateway == gateway.instanceID)
+        #expect(!opened.address.connection.isEmpty)
+        #expect(opened.maxTransmissionLength == 1000)
+        #expect(opened.remoteAddress.hasPrefix("127.0.0.1:"))
+    }
+
+    @Test("a wrong key gets validation 0x00, a close and an auth-refused event")
+    func wrongKeyRefused() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let raw = try await gateway.connectRaw()
+        try await raw.send([0x01, 0x00, 0x00, 0x00])
+        #expect(try await raw.receiveInitiationResponse() == .accepted)
+        let challenge = try Challenge(bytes: try await raw.receive(count: 16))
+        var answer = ByteBuffer()
+        ChallengeAnswer(uid: Self.deviceUID, key: try AuthKey(hex: "ffffffffffffffffffffffffffffffff"), challenge: challenge).write(to: &answer)
+        try await raw.send(Array(answer.readableBytesView))
+        #expect(try await raw.receive(count: 1) == [0x00])
+        #expect(await raw.waitForClose())
+
+        let event = try await gateway.event(kind: "auth-refused")
+        #expect(event.string("uid") == "dev-1")
+        #expect(event.string("detail") == "bad key")
+        #expect(event.string("gw") == gateway.instanceID)
+        #expect(try await gateway.refusedLogins(reason: "bad_key") == 1)
+
+        await #expect(throws: TestElementError.self) {
+            _ = try await gateway.connect(key: try AuthKey(hex: "00000000000000000000000000000001"))
+        }
+    }
+
+    @Test("repeated failed logins from one address are answered more and more slowly")
+    func repeatedFailuresSlowedDown() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let wrongKey = try AuthKey(hex: "ffffffffffffffffffffffffffffffff")
+        var elapsed: [Duration] = []
+        for _ in 0..<3 {
+            let raw = try await gateway.connectRaw()
+            try await raw.send([0x01, 0x00, 0x00, 0x00])
+            #expect(try await raw.receiveInitiationResponse() == .accepted)
+            let challenge = try Challenge(bytes: try await raw.receive(count: 16))
+            var answer = ByteBuffer()
+            ChallengeAnswer(uid: Self.deviceUID, key: wrongKey, challenge: challenge).write(to: &answer)
+            let sent = ContinuousClock.now
+            try await raw.send(Array(answer.readableBytesView))
+            #expect(try await raw.receive(count: 1) == [0x00])
+            elapsed.append(ContinuousClock.now - sent)
+            #expect(await raw.waitForClose())
+        }
+        // First refusal at once, then 100 ms, then 200 ms (doubling, capped at 2 s).
+        #expect(elapsed[1] >= .milliseconds(90))
+        #expect(elapsed[2] >= .milliseconds(190))
+        #expect(elapsed[2] > elapsed[0])
+    }
+
+    @Test("an unknown UID is refused")
+    func unknownUIDRefused() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        do {
+            _ = try await gateway.connect(uid: try UID("stranger"))
+            Issue.record("an unknown UID logged in")
+        } catch TestElementError.validationRefused {
+        }
+        let event = try await gateway.event(kind: "auth-refused")
+        #expect(event.string("uid") == "stranger")
+        #expect(event.string("detail") == "unknown uid")
+    }
+
+    @Test("the central logs in with the central key")
+    func centralLogin() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let central = try await gateway.connect(uid: .central, key: Self.centralKey)
+        defer { Task { await central.close() } }
+        _ = try await gateway.openEntry(for: .central)
+        do {
+            _ = try await gateway.connect(uid: .central, key: Self.deviceKey)
+            Issue.record("the central logged in with a wrong key")
+        } catch TestElementError.validationRefused {
+        }
+    }
+
+    @Test("a set-up that stalls is closed after the deadline")
+    func stalledHandshakeClosed() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        // Silent from the start.
+        let silent = try await gateway.connectRaw()
+        // Sends the initiation, then never answers the challenge.
+        let stalled = try await gateway.connectRaw()
+        try await stalled.send([0x01, 0x00, 0x00, 0x00])
+        #expect(try await stalled.receiveInitiationResponse() == .accepted)
+        _ = try await stalled.receive(count: 16)
+        // HandshakeTimeoutSec is 1 in these tests.
+        #expect(await silent.waitForClose(timeout: .seconds(4)))
+        #expect(await stalled.waitForClose(timeout: .seconds(4)))
+        #expect(try await gateway.metric("iots_gateway_handshake_timeouts_total") >= 2)
+    }
+
+    @Test("transmissions pipelined right after the answer are not lost")
+    func pipelinedAfterAnswer() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let raw = try await gateway.connectRaw()
+        try await raw.send([0x01, 0x00, 0x00, 0x00])
+        #expect(try await raw.receiveInitiationResponse() == .accepted)
+        let challenge = try Challenge(bytes: try await raw.receive(count: 16))
+        var bytes = ByteBuffer()
+        ChallengeAnswer(uid: Self.deviceUID, key: Self.deviceKey, challenge: challenge).write(to: &bytes)
+        Transmission.ping.write(to: &bytes)
+        try await raw.send(Array(bytes.readableBytesView))
+        // Validation 0x01, then the Pong (ToT 0x2).
+        #expect(try await raw.receive(count: 2) == [0x01, 0x20])
+        await raw.close()
+    }
+
+    // MARK: Sessions
+
+    @Test("ping is answered with pong and not published")
+    func pingPong() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        defer { Task { await device.close() } }
+        for _ in 0..<3 {
+            try await device.send(.ping)
+            #expect(try await device.receive() == .pong)
+        }
+        let request = Transmission.request(uid: nil, tracking: 7, payload: try PayloadBlock(format: .ascii, data: Array("hi".utf8)))
+        try await device.send(request)
+        let frames = try await gateway.routerMessages(count: 2)
+        guard case .transmission(let address, let frame) = frames[1] else {
+            Issue.record("expected the request right after the open, got \(frames[1])")
+            return
+        }
+        #expect(address.uid == Self.deviceUID)
+        var expected = ByteBuffer()
+        request.write(to: &expected)
+        #expect(frame == Array(expected.readableBytesView))
+    }
+
+    @Test("a malformed transmission gets Close 0x00, then the connection ends")
+    func malformedFrameClosed() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        try await device.sendRaw([0x70])  // ToT 0x7 does not exist
+        #expect(try await device.receive() == .close(.protocolError))
+        #expect(await device.waitForClose())
+        let closed = try await gateway.closeEntry(for: Self.deviceUID)
+        #expect(closed.code == .protocolError)
+        #expect(try await gateway.metric("iots_gateway_protocol_errors_total{reason=\"malformed\"}") == 1)
+    }
+
+    @Test("a transmission announcing more than SlotsSize is refused without its body")
+    func oversizeRefusedWithoutBody() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        // Request, tracking 1, binary payload announcing 65,535 bytes; the body is never sent.
+        try await device.sendRaw([0x30, 0x00, 0x01, 0x00, 0xFF, 0xFF])
+        #expect(try await device.receive() == .close(.protocolError))
+        #expect(await device.waitForClose())
+        #expect(try await gateway.metric("iots_gateway_protocol_errors_total{reason=\"oversize\"}") == 1)
+    }
+
+    @Test("an object sending a UID (RTE = 1) breaks its role: Close 0x00")
+    func objectWithUIDClosed() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        try await device.send(.request(uid: try UID("other"), tracking: 1, payload: try PayloadBlock(format: .binary, data: [1])))
+        #expect(try await device.receive() == .close(.protocolError))
+        #expect(await device.waitForClose())
+        // Nothing of it reached the router: only the open and the close.
+        let messages = try await gateway.routerMessages(count: 2)
+        #expect(messages.allSatisfy { if case .transmission = $0 { false } else { true } })
+    }
+
+    @Test("an idle session is pinged; no answer closes it without a Close (session kept)")
+    func idleSessionPingedThenDropped() async throws {
+        let gateway = try await GatewayUnderTest.start(tcpServer: ["IdleSec": 1, "PongTimeoutSec": 1])
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        #expect(try await device.receive(timeout: .seconds(4)) == .ping)
+        do {
+            let unexpected = try await device.receive(timeout: .seconds(4))
+            Issue.record("expected the connection to end, got \(unexpected)")
+        } catch TestElementError.closedByServer {
+        }
+        let closed = try await gateway.closeEntry(for: Self.deviceUID)
+        #expect(closed.code == nil)
+    }
+
+    // MARK: Router commands
+
+    @Test("a write command reaches the device; one longer than its stated maximum is dropped")
+    func writeCommandDelivered() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect(maxTransmissionLength: 16)
+        defer { Task { await device.close() } }
+        let connection = try await gateway.openEntry(for: Self.deviceUID).address.connection
+
+        let tooLong = Transmission.request(uid: nil, tracking: 1, payload: try PayloadBlock(format: .binary, data: Array(repeating: 7, count: 40)))
+        let fits = Transmission.request(uid: nil, tracking: 2, payload: try PayloadBlock(format: .binary, data: [1, 2, 3]))
+        try await gateway.command(.write(connection: connection, frame: tooLong.bytes))
+        try await gateway.command(.write(connection: connection, frame: fits.bytes))
+        #expect(try await device.receive() == fits)
+        #expect(try await gateway.metric("iots_gateway_frames_dropped_total{reason=\"oversize\"}") == 1)
+
+        try await gateway.command(.write(connection: "nobody", frame: fits.bytes))
+        try await gateway.eventually("the unknown connection is counted") {
+            try await gateway.metric("iots_gateway_frames_dropped_total{reason=\"unknown_connection\"}") == 1
+        }
+    }
+
+    @Test("a close command sends Close with its code and ends the session")
+    func closeCommand() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        let connection = try await gateway.openEntry(for: Self.deviceUID).address.connection
+        try await gateway.command(.close(connection: connection, code: .maintenance))
+        #expect(try await device.receive() == .close(.maintenance))
+        #expect(await device.waitForClose())
+        #expect(try await gateway.closeEntry(for: Self.deviceUID).code == .maintenance)
+    }
+
+    @Test("a Close from the device is reported with its code")
+    func closeFromDevice() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        await device.close(code: .sleeping)
+        #expect(try await gateway.closeEntry(for: Self.deviceUID).code == .sleeping)
+    }
+
+    // MARK: Draining
+
+    @Test("SIGTERM: sessions get Close 0xA1, the close is published, the gateway exits 0")
+    func sigtermDrains() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        let central = try await gateway.connect(uid: .central, key: Self.centralKey)
+        _ = try await gateway.openEntry(for: Self.deviceUID)
+        #expect(try await gateway.redis.zscore(gateway.keys.gateways, member: .string(gateway.instanceID)) != nil)
+
+        let status = Task { await gateway.process.stop(timeout: .seconds(15)) }
+        #expect(try await device.receive() == .close(.freeingResources))
+        #expect(try await central.receive() == .close(.freeingResources))
+        #expect(await device.waitForClose())
+        #expect(await status.value == 0, "output:\n\(gateway.process.output)")
+
+        #expect(try await gateway.closeEntry(for: Self.deviceUID).code == .freeingResources)
+        #expect(try await gateway.closeEntry(for: .central).code == .freeingResources)
+        #expect(try await gateway.redis.zscore(gateway.keys.gateways, member: .string(gateway.instanceID)) == nil)
+        #expect(try await gateway.redis.exists(gateway.keys.gatewayStream(gateway.instanceID)) == false)
+    }
+}
+
+extension Transmission {
+    /// The wire form.
+    fileprivate var bytes: [UInt8] {
+        var buffer = ByteBuffer()
+        self.write(to: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+}
+
+/// A redis-server and one tcp-gateway process with a known instance id, the device of
+/// ``GatewayHandshakeTests/deviceUID`` in the ACL, and helpers to read what it published.
+private struct GatewayUnderTest {
+    let redisServer: TestRedis
+    let stack: TestStack
+    let process: ServiceProcess
+    let redis: RedisConnection
+    let keys: KeySpace
+    let instanceID: String
+    let tcpPort: Int
+
+    /// - Parameter tcpServer: `TCPServer` keys over the test defaults (1 s handshake deadline,
+    ///   SlotsSize 128).
+    static func start(tcpServer: [String: any Sendable] = [:], waitReady: Bool = true) async throws -> GatewayUnderTest {
+        let redisServer = try await TestRedis.start()
+        let tcpPort = try FreePort.tcp()
+        var server: [String: any Sendable] = ["Addr": "127.0.0.1", "Port": tcpPort, "HandshakeTimeoutSec": 1, "SlotsSize": 128]
+        server.merge(tcpServer) { $1 }
+        let stack = try TestStack(redisURL: redisServer.url, settings: ["TCPServer": server])
+        let keys = KeySpace(prefix: stack.keyPrefix)
+        let redis = try await RedisConnection.connect(to: redisServer.redisURL)
+        let entry = ACLEntry(group: try GroupName("tests"), uid: GatewayHandshakeTests.deviceUID, key: GatewayHandshakeTests.deviceKey)
+        try await redis.hset(keys.acl, fields: [(GatewayHandshakeTests.deviceUID.hex, .bytes(ACLRecord.encode(entry)))])
+        let instanceID = "gw-test-\(UUID().uuidString.prefix(6))"
+        let environment = ["IOTS_INSTANCE_ID": instanceID]
+        let process = waitReady
+            ? try await stack.startReady("tcp-gateway", environment: environment)
+            : try stack.start("tcp-gateway", environment: environment)
+        return GatewayUnderTest(
+            redisServer: redisServer, stack: stack, process: process, redis: redis, keys: keys, instanceID: instanceID, tcpPort: tcpPort)
+    }
+
+    func stop() {
+        self.process.kill()
+        self.redisServer.stop()
+    }
+
+    func connect(
+        uid: UID = GatewayHandshakeTests.deviceUID,
+        key: AuthKey = GatewayHandshakeTests.deviceKey,
+        tls: Bool = false,
+        maxTransmissionLength: UInt16 = 0,
+        version: UInt8 = Initiation.currentVersion
+    ) async throws -> TestElement {
+        try await TestElement.connect(
+            host: "127.0.0.1", port: self.tcpPort, uid: uid, key: key, tls: tls, maxTransmissionLength: maxTransmissionLength,
+            version: version)
+    }
+
+    func connectRaw() async throws -> TestElement.RawConnection {
+        try await TestElement.connectRaw(host: "127.0.0.1", port: self.tcpPort)
+    }
+
+    /// Appends a command to this gateway's own stream, as the router does.
+    func command(_ command: GatewayCommand) async throws {
+        try await self.redis.xadd(self.keys.gatewayStream(self.instanceID), fields: command.fields)
+    }
+
+    /// Polls `condition` every 50 ms until it holds, at most 5 s.
+    func eventually(_ what: String, timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestSupportError.timeout("\(what); gateway output:\n\(self.process.output)")
+    }
+
+    /// The router stream's messages once it holds at least `count`.
+    func routerMessages(count: Int) async throws -> [RouterMessage] {
+        var messages: [RouterMessage] = []
+        try await self.eventually("\(count) router messages") {
+            messages = try await self.redis.xrange(self.keys.routerStream).map { try RouterMessage(entry: $0) }
+            return messages.count >= count
+        }
+        return messages
+    }
+
+    func openEntry(for uid: UID) async throws -> RouterMessage.SessionOpened {
+        var found: RouterMessage.SessionOpened?
+        try await self.eventually("an open entry for \(uid)") {
+            for message in try await self.redis.xrange(self.keys.routerStream).map({ try RouterMessage(entry: $0) }) {
+                if case .sessionOpened(let opened) = message, opened.address.uid == uid { found = opened }
+            }
+            return found != nil
+        }
+        return found!
+    }
+
+    func closeEntry(for uid: UID) async throws -> RouterMessage.SessionClosed {
+        var found: RouterMessage.SessionClosed?
+        try await self.eventually("a close entry for \(uid)") {
+            for message in try await self.redis.xrange(self.keys.routerStream).map({ try RouterMessage(entry: $0) }) {
+                if case .sessionClosed(let closed) = message, closed.address.uid == uid { found = closed }
+            }
+            return found != nil
+        }
+        return found!
+    }
+
+    func event(kind: String) async throws -> StreamEntry {
+        var found: StreamEntry?
+        try await self.eventually("a \(kind) event") {
+            found = try await self.redis.xrange(self.keys.eventsStream).first { $0.string("t") == kind }
+            return found != nil
+        }
+        return found!
+    }
+
+    /// The value of one Prometheus sample (`name{labels}`), 0 when absent.
+    func metric(_ sample: String) async throws -> Double {
+        let body = try await AdminProbe.get(port: self.stack.adminPort("tcp-gateway"), path: "/metrics").body
+        for line in body.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            return Double(line.split(separator: " ").last ?? "") ?? 0
+        }
+        return 0
+    }
+
+    func refusedLogins(reason: String) async throws -> Double {
+        var value = 0.0
+        try? await self.eventually("a refused login (\(reason)) counted", timeout: .seconds(2)) {
+            value = try await self.metric("iots_gateway_logins_refused_total{reason=\"\(reason)\"}")
+            return value > 0
+        }
+        return value
+    }
+}

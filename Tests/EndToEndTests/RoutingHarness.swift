@@ -1,0 +1,110 @@
+import Foundation
+import IoTSocket
+import Messaging
+import RedisBus
+import TestSupport
+
+/// A private concentrator for routing tests: a real redis-server, one router and two gateways
+/// (A and B, different ports and instance ids), all real processes.
+final class RoutingHarness: @unchecked Sendable {
+    // @unchecked: every property is set in `start` and only read afterwards.
+    let redis: TestRedis
+    let stack: TestStack
+    let client: RedisClient
+    let router: ServiceProcess
+    let gatewayA: ServiceProcess
+    let gatewayB: ServiceProcess
+    let portA: Int
+    let portB: Int
+    let keys: KeySpace
+
+    static let centralKey = try! AuthKey(hex: TestStack.centralKeyHex)
+
+    private init(
+        redis: TestRedis, stack: TestStack, client: RedisClient, router: ServiceProcess, gatewayA: ServiceProcess,
+        gatewayB: ServiceProcess, portB: Int
+    ) {
+        self.redis = redis
+        self.stack = stack
+        self.client = client
+        self.router = router
+        self.gatewayA = gatewayA
+        self.gatewayB = gatewayB
+        self.portA = stack.tcpPort
+        self.portB = portB
+        self.keys = KeySpace(prefix: stack.keyPrefix)
+    }
+
+    /// Starts redis, the router and two gateways with `keepSessionSeconds` and
+    /// `requestTimeoutSeconds`; groups `Sensors` (telemetry, 60 min tokens) and `PLC` (none).
+    static func start(keepSessionSeconds: Int = 3, requestTimeoutSeconds: Int = 2) async throws -> RoutingHarness {
+        let redis = try await TestRedis.start()
+        let stack = try TestStack(
+            redisURL: redis.url,
+            settings: [
+                "KeepSessionSec": keepSessionSeconds,
+                "TCPServer": ["ReqTimeoutSec": requestTimeoutSeconds] as [String: any Sendable],
+                "Groups": [
+                    "Sensors": ["Telemetry": true, "TelemetryTokenExpMin": 60] as [String: any Sendable],
+                    "PLC": ["Telemetry": false] as [String: any Sendable],
+                ] as [String: any Sendable],
+            ])
+        let client = try RedisClient(url: redis.url)
+        let router = try await stack.startReady("router", environment: ["IOTS_INSTANCE_ID": "router-1"])
+        let gatewayA = try await stack.startReady("tcp-gateway", environment: ["IOTS_INSTANCE_ID": "gw-a"])
+        let portB = try FreePort.tcp()
+        let adminB = try FreePort.tcp()
+        let gatewayB = try await stack.startReady(
+            "tcp-gateway",
+            environment: ["IOTS_INSTANCE_ID": "gw-b", "IOTS_TCP_PORT": "\(portB)", "IOTS_ADMIN_PORT": "\(adminB)"])
+        return RoutingHarness(
+            redis: redis, stack: stack, client: client, router: router, gatewayA: gatewayA, gatewayB: gatewayB, portB: portB)
+    }
+
+    /// Stops every process (gracefully, so their exits are checked elsewhere) and Redis.
+    func stop() async {
+        for process in [self.gatewayA, self.gatewayB, self.router] {
+            _ = await process.stop(timeout: .seconds(5))
+        }
+        await self.client.close()
+        self.redis.stop()
+    }
+
+    /// Everything the processes printed, for failure messages.
+    var output: String {
+        [self.router, self.gatewayA, self.gatewayB].map { "=== \($0.name) \($0.pid)\n\($0.output)" }.joined(separator: "\n")
+    }
+
+    /// Logs the central in on `port` and pushes `entries` as the ACL over its session, then waits
+    /// until the router applied it.
+    func central(on port: Int, pushing entries: [ACLEntry]? = nil) async throws -> TestElement {
+        let central = try await TestElement.connect(host: "127.0.0.1", port: port, uid: .central, key: Self.centralKey)
+        if let entries {
+            try await central.send(.acl(entries))
+            try await self.waitFor("ACL applied") {
+                (try? await self.client.send(["HLEN", .string(self.keys.acl)]).int) == entries.count
+            }
+        }
+        return central
+    }
+
+    /// Polls `condition` every 20 ms for at most `timeout`.
+    func waitFor(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestSupportError.timeout("\(what)\n\(self.output)")
+    }
+
+    /// The session state the router recorded for `uid` (`online`, `kept`, or nil).
+    func sessionState(_ uid: UID) async -> String? {
+        try? await self.client.hgetString(self.keys.session(uid), field: "state")
+    }
+
+    /// Waits until the router recorded `uid` in `state` (the login was processed).
+    func waitForSession(_ uid: UID, _ state: String?) async throws {
+        try await self.waitFor("session of \(uid) is \(state ?? "gone")") { await self.sessionState(uid) == state }
+    }
+}

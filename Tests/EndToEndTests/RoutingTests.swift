@@ -1,0 +1,232 @@
+import Foundation
+import IoTSocket
+import Testing
+import TestSupport
+
+/// Issue 3's acceptance: IoTSocket sessions end to end across two gateways and a router.
+@Suite("Routing between objects and the central", .serialized)
+struct RoutingTests {
+    static let sensorKey = try! AuthKey(hex: "00112233445566778899aabbccddeeff")
+    static let plcKey = try! AuthKey(hex: "ffeeddccbbaa99887766554433221100")
+    static let sensor = try! UID("ObjTest")
+    static let plc = try! UID("PLC-7")
+    static let acl = [
+        ACLEntry(group: try! GroupName("Sensors"), uid: sensor, key: sensorKey),
+        ACLEntry(group: try! GroupName("PLC"), uid: plc, key: plcKey),
+    ]
+
+    static func payloads() throws -> [PayloadBlock] {
+        [
+            try PayloadBlock(format: .binary, data: [0x00, 0xFF, 0x10]),
+            try PayloadBlock(format: .ascii, data: Array("temp?".utf8)),
+            try PayloadBlock(format: .utf8, data: Array("température ✓".utf8)),
+            try PayloadBlock(format: .json, data: Array(#"{"get":["t","h"]}"#.utf8)),
+        ]
+    }
+
+    @Test("requests both ways in all four formats, UID added toward the central and removed toward the object")
+    func requestsBothWays() async throws {
+        let harness = try await RoutingHarness.start()
+        do {
+            let central = try await harness.central(on: harness.portB, pushing: Self.acl)
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+
+            for (index, payload) in try Self.payloads().enumerated() {
+                let tracking = UInt16(100 + index)
+                // central → object: the object sees no UID
+                try await central.send(.request(uid: Self.plc, tracking: tracking, payload: payload))
+                #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: tracking, payload: payload))
+                try await device.send(.response(uid: nil, tracking: tracking, code: .valid, payload: payload))
+                #expect(
+                    try await central.receive(timeout: .seconds(5))
+                        == .response(uid: Self.plc, tracking: tracking, code: .valid, payload: payload))
+
+                // object → central: the central sees the object's UID
+                try await device.send(.request(uid: nil, tracking: tracking, payload: payload))
+                #expect(try await central.receive(timeout: .seconds(5)) == .request(uid: Self.plc, tracking: tracking, payload: payload))
+                try await central.send(.response(uid: Self.plc, tracking: tracking, code: .notValid, payload: payload))
+                #expect(
+                    try await device.receive(timeout: .seconds(5))
+                        == .response(uid: nil, tracking: tracking, code: .notValid, payload: payload))
+            }
+            await device.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("duplicate tracking → 0xA2, offline device → 0xA0, silent device → 0xA1 in time, late response dropped")
+    func errorCodes() async throws {
+        let harness = try await RoutingHarness.start(requestTimeoutSeconds: 2)
+        do {
+            let central = try await harness.central(on: harness.portA, pushing: Self.acl)
+            let empty = PayloadBlock.empty
+            let payload = try PayloadBlock(format: .ascii, data: Array("x".utf8))
+
+            // offline device (in the ACL, never connected)
+            try await central.send(.request(uid: Self.sensor, tracking: 1, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.sensor, tracking: 1, code: .destinationNotFound, payload: empty))
+
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            let sent = ContinuousClock.now
+            try await central.send(.request(uid: Self.plc, tracking: 7, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 7, payload: payload))
+            try await central.send(.request(uid: Self.plc, tracking: 7, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 7, code: .trackingInProgress, payload: empty))
+
+            // the device stays silent: 0xA1 within the timeout + 1 s
+            #expect(try await central.receive(timeout: .seconds(4)) == .response(uid: Self.plc, tracking: 7, code: .timeout, payload: empty))
+            let elapsed = ContinuousClock.now - sent
+            #expect(elapsed >= .seconds(2) && elapsed <= .seconds(3), "timeout answered after \(elapsed)")
+
+            // its late response is dropped: the central receives nothing more
+            try await device.send(.response(uid: nil, tracking: 7, code: .valid, payload: payload))
+            try await device.send(.ping)
+            #expect(try await device.receive(timeout: .seconds(5)) == .pong)
+            await #expect(throws: (any Error).self) { try await central.receive(timeout: .milliseconds(500)) }
+
+            // the same number is free again once answered
+            try await central.send(.request(uid: Self.plc, tracking: 7, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 7, payload: payload))
+
+            // an object's request with no central session: 0xA0
+            await central.close(code: .maintenance)
+            try await harness.waitForSession(.central, nil)
+            try await device.send(.request(uid: nil, tracking: 9, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(5)) == .response(uid: nil, tracking: 9, code: .destinationNotFound, payload: empty))
+            await device.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("a request held for a dropped device is delivered when it returns within the keep delay, 0xA0 after it")
+    func keptSessions() async throws {
+        let harness = try await RoutingHarness.start(keepSessionSeconds: 2, requestTimeoutSeconds: 5)
+        do {
+            let central = try await harness.central(on: harness.portA, pushing: Self.acl)
+            let payload = try PayloadBlock(format: .utf8, data: Array("wake".utf8))
+
+            var device = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            await device.close()  // abrupt: no Close frame
+            try await harness.waitForSession(Self.plc, "kept")
+            try await central.send(.request(uid: Self.plc, tracking: 21, payload: payload))
+            try await central.send(.request(uid: Self.plc, tracking: 22, payload: payload))
+            try await Task.sleep(for: .milliseconds(300))
+
+            device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 21, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 22, payload: payload))
+            try await device.send(.response(uid: nil, tracking: 21, code: .valid, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 21, code: .valid, payload: payload))
+
+            // a sleeping device (Close 0xA0) is kept too; after the delay its held request gets 0xA0
+            await device.close(code: .sleeping)
+            try await harness.waitForSession(Self.plc, "kept")
+            try await central.send(.request(uid: Self.plc, tracking: 23, payload: payload))
+            let answer = try await central.receive(timeout: .seconds(6))
+            // tracking 22 was never answered by the device: its timeout may come first
+            if answer == .response(uid: Self.plc, tracking: 22, code: .timeout, payload: .empty) {
+                #expect(try await central.receive(timeout: .seconds(6)) == .response(uid: Self.plc, tracking: 23, code: .destinationNotFound, payload: .empty))
+            } else {
+                #expect(answer == .response(uid: Self.plc, tracking: 23, code: .destinationNotFound, payload: .empty))
+            }
+            try await harness.waitForSession(Self.plc, nil)
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("a second login of the same UID closes the older connection with 0x01; the newer works")
+    func secondLogin() async throws {
+        let harness = try await RoutingHarness.start()
+        do {
+            let central = try await harness.central(on: harness.portA, pushing: Self.acl)
+            let first = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            let second = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            #expect(try await first.receive(timeout: .seconds(5)) == .close(.maintenance))
+            #expect(await first.waitForClose(timeout: .seconds(5)))
+            let payload = try PayloadBlock(format: .binary, data: [1, 2, 3])
+            try await central.send(.request(uid: Self.plc, tracking: 5, payload: payload))
+            #expect(try await second.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 5, payload: payload))
+            #expect(await harness.sessionState(Self.plc) == "online")
+            await second.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("telemetry groups receive a token at login, others none; a device removed from the ACL is closed")
+    func tokensAndACLChanges() async throws {
+        let harness = try await RoutingHarness.start()
+        do {
+            let central = try await harness.central(on: harness.portA, pushing: Self.acl)
+            let sensor = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.sensor, key: Self.sensorKey)
+            guard case .telemetryToken(let token) = try await sensor.receive(timeout: .seconds(5)) else {
+                Issue.record("no telemetry token for a Sensors device")
+                return
+            }
+            let owner = try await harness.client.getString(harness.keys.telemetryToken(token.hex))
+            #expect(owner == Self.sensor.hex)
+            let ttl = try await harness.client.pttl(harness.keys.telemetryToken(token.hex))
+            #expect(ttl > 59 * 60_000 && ttl <= 60 * 60_000)
+
+            let plc = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            try await plc.send(.ping)
+            #expect(try await plc.receive(timeout: .seconds(5)) == .pong)  // nothing (no token) came before the pong
+
+            // the central pushes an ACL without the sensor: its session is closed and its token revoked
+            try await central.send(.acl([Self.acl[1]]))
+            #expect(try await sensor.receive(timeout: .seconds(5)) == .close(.maintenance))
+            #expect(await sensor.waitForClose(timeout: .seconds(5)))
+            try await harness.waitFor("token revoked") {
+                (try? await harness.client.exists(harness.keys.telemetryToken(token.hex))) == false
+            }
+            await #expect(throws: (any Error).self) {
+                try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.sensor, key: Self.sensorKey)
+            }
+            await plc.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("kill -9 of a gateway: its devices reconnect to the other and requests reach them")
+    func gatewayCrash() async throws {
+        let harness = try await RoutingHarness.start(keepSessionSeconds: 30)
+        do {
+            let central = try await harness.central(on: harness.portA, pushing: Self.acl)
+            let onB = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            harness.gatewayB.kill()
+            #expect(await onB.waitForClose(timeout: .seconds(5)))
+
+            let payload = try PayloadBlock(format: .ascii, data: Array("after".utf8))
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitFor("session moved to gateway A") {
+                (try? await harness.client.hgetString(harness.keys.session(Self.plc), field: "gw")) == "gw-a"
+            }
+            try await central.send(.request(uid: Self.plc, tracking: 3, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 3, payload: payload))
+            await device.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+}

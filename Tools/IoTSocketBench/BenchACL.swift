@@ -1,0 +1,33 @@
+import IoTSocket
+import Messaging
+import RedisBus
+
+/// Writes the bench devices into the concentrator's ACL directly in Redis, so every run sets
+/// itself up ("ACL setup is automatic"). Devices are `bench-<n>` in group `Bench`, all with
+/// one key.
+enum BenchACL {
+    static let key = try! AuthKey(hex: "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf")
+    static let group = try! GroupName("Bench")
+
+    static func uid(_ index: Int) -> UID {
+        try! UID("bench-\(index)")
+    }
+
+    /// Adds devices `range` to the ACL under `prefix`.
+    static func install(_ range: Range<Int>, redisURL: String, prefix: String) async throws {
+        let client = try RedisClient(url: redisURL)
+        let keys = KeySpace(prefix: prefix)
+        var index = range.lowerBound
+        while index < range.upperBound {
+            var command: [RedisArgument] = ["HSET", .string(keys.acl)]
+            for device in index..<min(index + 1000, range.upperBound) {
+                let uid = Self.uid(device)
+                command.append(.string(uid.hex))
+                command.append(.bytes(ACLRecord.encode(ACLEntry(group: Self.group, uid: uid, key: Self.key))))
+            }
+            _ = try await client.send(command)
+            index += 1000
+        }
+        await client.close()
+    }
+}

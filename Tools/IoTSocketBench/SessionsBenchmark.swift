@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import IoTSocket
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// Opens many authenticated device sessions against a gateway, holds them with periodic
+/// pings, and reports logins per second and — given the gateway's PID — its memory per session.
+///
+/// One process can hold at most ~20 000 sockets here (hard open-file limit), so the sessions
+/// are spread over worker processes (`sessions-worker`), each binding its own source addresses
+/// in 127.0.0.0/8.
+struct SessionsBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sessions",
+        abstract: "Open N device sessions (plain or TLS), hold them, report login rate and gateway RSS per session."
+    )
+
+    @Option(help: "Gateway host.") var host = "127.0.0.1"
+    @Option(help: "Gateway port(s), comma-separated: sessions are spread over them.") var port = "50505"
+    @Option(help: "Sessions to open.") var sessions = 1000
+    @Option(help: "Worker processes (default: one per 15 000 sessions).") var workers: Int?
+    @Option(help: "Logins in flight at once per worker.") var concurrency = 256
+    @Option(help: "Seconds to hold the sessions once open.") var hold = 5
+    @Option(help: "Seconds between pings on each held session.") var pingInterval = 30
+    @Flag(help: "Ask for TLS in the initiation.") var tls = false
+    @Option(help: "PID(s) of the gateway(s), comma-separated, to read RSS before and after.") var gatewayPid: String?
+    @Option(help: "Redis URL, to put the bench devices in the ACL.") var redis: String?
+    @Option(help: "Key prefix of the concentrator in Redis.") var prefix = "iots:"
+
+    func run() async throws {
+        if let redis = self.redis {
+            try await BenchACL.install(0..<self.sessions, redisURL: redis, prefix: self.prefix)
+        }
+        let pids = self.gatewayPid?.split(separator: ",").compactMap { Int32($0) } ?? []
+        let rssBefore = pids.map(Self.rss).reduce(0, +)
+        let workerCount = self.workers ?? max(1, (self.sessions + 14_999) / 15_000)
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var processes: [(Process, Pipe)] = []
+        let perWorker = (self.sessions + workerCount - 1) / workerCount
+        for worker in 0..<workerCount {
+            let first = worker * perWorker
+            let count = min(perWorker, self.sessions - first)
+            guard count > 0 else { break }
+            let process = Process()
+            process.executableURL = me
+            process.arguments =
+                [
+                    "sessions-worker", "--host", self.host, "--port", self.port, "--first", "\(first)", "--count", "\(count)",
+                    "--worker", "\(worker)", "--concurrency", "\(self.concurrency)", "--hold", "\(self.hold)",
+                    "--ping-interval", "\(self.pingInterval)",
+                ] + (self.tls ? ["--tls"] : [])
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            processes.append((process, pipe))
+        }
+        // Workers print "READY" once every session is attempted, then hold them.
+        var readers: [LineReader] = processes.map { LineReader(handle: $0.1.fileHandleForReading) }
+        var results: [[String: Double]] = []
+        for index in readers.indices {
+            while let line = readers[index].nextLine() {
+                if line.hasPrefix("READY") { break }
+            }
+        }
+        let rssHeld = pids.map(Self.rss).reduce(0, +)
+        for index in readers.indices {
+            while let line = readers[index].nextLine() {
+                if line.hasPrefix("{"), let data = line.data(using: .utf8),
+                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Double]
+                {
+                    results.append(object)
+                }
+            }
+            processes[index].0.waitUntilExit()
+        }
+        let established = results.map { $0["established"] ?? 0 }.reduce(0, +)
+        let failed = results.map { $0["failed"] ?? 0 }.reduce(0, +)
+        let loginSeconds = results.map { $0["login_seconds"] ?? 0 }.max() ?? 0
+        var figures: [(key: String, value: String)] = [
+            ("sessions", String(self.sessions)), ("tls", self.tls ? "1" : "0"), ("workers", String(processes.count)),
+            ("established", String(Int(established))), ("failed", String(Int(failed))),
+            ("login_seconds", String(format: "%.3f", loginSeconds)),
+            ("logins_per_second", String(format: "%.0f", loginSeconds > 0 ? established / loginSeconds : 0)),
+            ("login_p50_ms", String(format: "%.2f", results.map { $0["login_p50_ms"] ?? 0 }.max() ?? 0)),
+            ("login_p99_ms", String(format: "%.2f", results.map { $0["login_p99_ms"] ?? 0 }.max() ?? 0)),
+        ]
+        if !pids.isEmpty {
+            let perSession = established > 0 ? Double(rssHeld - rssBefore) / established : 0
+            figures += [
+                ("gateway_rss_before_kib", String(rssBefore / 1024)), ("gateway_rss_held_kib", String(rssHeld / 1024)),
+                ("gateway_bytes_per_session", String(format: "%.0f", perSession)),
+            ]
+        }
+        BenchmarkReport(name: "sessions", figures: figures).print()
+    }
+
+    /// Resident memory of a process in bytes (VmRSS), 0 when unreadable.
+    static func rss(_ pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+}
+
+/// Reads a pipe line by line (workers report progress on stdout).
+struct LineReader {
+    let handle: FileHandle
+    private var pending = Data()
+
+    init(handle: FileHandle) {
+        self.handle = handle
+    }
+
+    mutating func nextLine() -> String? {
+        while true {
+            if let newline = self.pending.firstIndex(of: 0x0A) {
+                let line = String(decoding: self.pending[self.pending.startIndex..<newline], as: UTF8.self)
+                self.pending.removeSubrange(self.pending.startIndex...newline)
+                return line
+            }
+            let chunk = self.handle.availableData
+            if chunk.isEmpty { return nil }
+            self.pending.append(chunk)
+        }
+    }
+}
+
+/// One worker process of `sessions`: opens its share, prints `READY`, holds, prints a JSON line.
+struct SessionsWorker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sessions-worker", abstract: "(internal) one worker of `sessions`.", shouldDisplay: false)
+
+    @Option var host = "127.0.0.1"
+    @Option var port = "50505"
+    @Option var first = 0
+    @Option var count = 1000
+    @Option var worker = 0
+    @Option var concurrency = 256
+    @Option var hold = 5
+    @Option var pingInterval = 30
+    @Flag var tls = false
+
+    func run() async throws {
+        let ports = self.port.split(separator: ",").compactMap { Int($0) }
+        let group = MultiThreadedEventLoopGroup.singleton
+        let tlsContext = self.tls ? try BenchElement.insecureTLSContext() : nil
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var channels: [any Channel] = []
+        channels.reserveCapacity(self.count)
+        var failed = 0
+        var firstError: String?
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: (channel: (any Channel)?, micros: UInt64, error: String?).self) { tasks in
+            var next = 0
+            func launch() {
+                let index = next
+                next += 1
+                let device = self.first + index
+                let source = "127.\(1 + (self.worker % 200)).\((device / 250) % 250).\(1 + device % 250)"
+                let port = ports[device % ports.count]
+                tasks.addTask {
+                    let began = ContinuousClock.now
+                    do {
+                        let channel = try await BenchElement.connect(
+                            group: group, host: self.host, port: port, sourceAddress: source, uid: BenchACL.uid(device), key: BenchACL.key,
+                            tls: tlsContext)
+                        let elapsed = ContinuousClock.now - began
+                        return (channel, UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000), nil)
+                    } catch {
+                        return (nil, 0, "\(error)")
+                    }
+                }
+            }
+            while next < min(self.concurrency, self.count) { launch() }
+            while let result = try await tasks.next() {
+                if let channel = result.channel {
+                    channels.append(channel)
+                    _ = histogram.record(result.micros)
+                } else {
+                    failed += 1
+                    if firstError == nil { firstError = result.error }
+                }
+                if next < self.count { launch() }
+            }
+        }
+        let loginElapsed = ContinuousClock.now - start
+        // Written straight to the pipe (print would sit in stdio's buffer): the parent is waiting.
+        FileHandle.standardOutput.write(Data("READY \(channels.count) \(failed)\n".utf8))
+        if let firstError {
+            FileHandle.standardError.write(Data("worker \(self.worker): first login error: \(firstError)\n".utf8))
+        }
+        // Hold: ping every session periodically so the gateway never sees them idle.
+        let holdUntil = ContinuousClock.now + .seconds(self.hold)
+        while ContinuousClock.now < holdUntil {
+            try await Task.sleep(for: .seconds(min(self.pingInterval, max(1, self.hold))))
+            for channel in channels where channel.isActive {
+                channel.writeAndFlush(Transmission.ping, promise: nil)
+            }
+        }
+        let stillOpen = channels.filter(\.isActive).count
+        for channel in channels {
+            channel.close(promise: nil)
+        }
+        let seconds = Double(loginElapsed.components.seconds) + Double(loginElapsed.components.attoseconds) / 1e18
+        let p50 = Double(histogram.valueAtPercentile(50)) / 1000
+        let p99 = Double(histogram.valueAtPercentile(99)) / 1000
+        let summary =
+            "{\"established\":\(channels.count),\"failed\":\(failed),\"still_open\":\(stillOpen),\"login_seconds\":\(seconds),"
+            + "\"login_p50_ms\":\(p50),\"login_p99_ms\":\(p99)}\n"
+        FileHandle.standardOutput.write(Data(summary.utf8))
+    }
+}

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import IoTSocket
+import NIOCore
+import NIOPosix
+
+/// Central → device round trips over a central TCP session: D echoing devices, one central
+/// keeping C requests in flight (closed loop) or sending at a fixed rate, for T seconds.
+struct TCPRoundTripBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rtt-tcp",
+        abstract: "Request round trips from a central TCP session to echoing devices: req/s and latency percentiles."
+    )
+
+    @Option(help: "Gateway host.") var host = "127.0.0.1"
+    @Option(help: "Gateway port for the devices.") var port = 50505
+    @Option(help: "Gateway port for the central (default: the devices' port).") var centralPort: Int?
+    @Option(help: "Echoing devices.") var devices = 32
+    @Option(help: "Requests in flight at once (closed loop; ignored with --rate).") var concurrency = 32
+    @Option(help: "Fixed request rate per second (0: closed loop as fast as possible).") var rate = 0
+    @Option(help: "Seconds to measure.") var seconds = 10
+    @Option(help: "Payload bytes per request.") var payload = 32
+    @Option(help: "Central auth key (hex).") var centralKey = "000102030405060708090a0b0c0d0e0f"
+    @Option(help: "Redis URL, to put the bench devices in the ACL.") var redis: String?
+    @Option(help: "Key prefix of the concentrator in Redis.") var prefix = "iots:"
+
+    func run() async throws {
+        if let redis = self.redis {
+            try await BenchACL.install(0..<self.devices, redisURL: redis, prefix: self.prefix)
+        }
+        let group = MultiThreadedEventLoopGroup.singleton
+        var deviceChannels: [any Channel] = []
+        for index in 0..<self.devices {
+            deviceChannels.append(
+                try await BenchElement.connect(
+                    group: group, host: self.host, port: self.port, uid: BenchACL.uid(index), key: BenchACL.key
+                ) { transmission, channel in
+                    if case .request(nil, let tracking, let payload) = transmission {
+                        channel.writeAndFlush(Transmission.response(uid: nil, tracking: tracking, code: .valid, payload: payload), promise: nil)
+                    }
+                })
+        }
+        try await Task.sleep(for: .milliseconds(500))  // let the router record every session
+        let driver = RoundTripDriver(
+            devices: (0..<self.devices).map(BenchACL.uid), payload: try PayloadBlock(format: .binary, data: [UInt8](repeating: 7, count: self.payload)))
+        let central = try await BenchElement.connect(
+            group: group, host: self.host, port: self.centralPort ?? self.port, uid: .central, key: try AuthKey(hex: self.centralKey)
+        ) { transmission, channel in
+            driver.received(transmission, channel: channel)
+        }
+        let report = try await driver.run(on: central, seconds: self.seconds, concurrency: self.concurrency, rate: self.rate)
+        central.close(promise: nil)
+        for channel in deviceChannels { channel.close(promise: nil) }
+        BenchmarkReport(
+            name: "rtt-tcp",
+            figures: [
+                ("devices", String(self.devices)), ("mode", self.rate > 0 ? "rate" : "closed"),
+                ("concurrency", String(self.concurrency)), ("target_rate", String(self.rate)),
+            ] + report
+        ).print()
+    }
+}
+
+/// Sends requests and matches responses, entirely on the central channel's event loop.
+///
+/// `@unchecked Sendable`: every mutable field is touched only on `eventLoop` (set in `run`
+/// before the first request; `received` is called by the channel handler on that loop).
+final class RoundTripDriver: @unchecked Sendable {
+    private let devices: [UID]
+    private let payload: PayloadBlock
+    private var pending: [UInt64: ContinuousClock.Instant] = [:]
+    private var nextTracking: [UInt16]
+    private var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    private var codes: [UInt8: Int] = [:]
+    private var sent = 0
+    private var completed = 0
+    private var measuring = false
+    private var closedLoop = true
+    private var cursor = 0
+
+    init(devices: [UID], payload: PayloadBlock) {
+        self.devices = devices
+        self.payload = payload
+        self.nextTracking = Array(repeating: 0, count: devices.count)
+    }
+
+    private static func key(device: Int, tracking: UInt16) -> UInt64 { UInt64(device) << 16 | UInt64(tracking) }
+
+    func run(on channel: any Channel, seconds: Int, concurrency: Int, rate: Int) async throws -> [(key: String, value: String)] {
+        let loop = channel.eventLoop
+        let start = ContinuousClock.now
+        try await loop.submit {
+            self.measuring = true
+            self.closedLoop = rate == 0
+            if rate == 0 {
+                for _ in 0..<concurrency { self.send(on: channel, intended: .now) }
+            }
+        }.get()
+        var timer: RepeatedTask?
+        if rate > 0 {
+            // Every millisecond, the requests due by then, each timed from when it was due
+            // (so a stall is not hidden: no coordinated omission).
+            let perTick = Double(rate) / 1000
+            nonisolated(unsafe) var owed = 0.0
+            nonisolated(unsafe) var due = ContinuousClock.now
+            timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(1), delay: .milliseconds(1)) { _ in
+                owed += perTick
+                while owed >= 1 {
+                    owed -= 1
+                    due = due.advanced(by: .nanoseconds(Int64(1_000_000_000 / rate)))
+                    self.send(on: channel, intended: due)
+                }
+            }
+        }
+        try await Task.sleep(for: .seconds(seconds))
+        let elapsed = ContinuousClock.now - start
+        timer?.cancel()
+        return try await loop.submit {
+            self.measuring = false
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let errors = self.codes.filter { $0.key != 0 }.map { "0x\(String($0.key, radix: 16)):\($0.value)" }.sorted().joined(separator: ",")
+            func ms(_ percentile: Double) -> String { String(format: "%.3f", Double(self.histogram.valueAtPercentile(percentile)) / 1000) }
+            return [
+                ("seconds", String(format: "%.2f", seconds)), ("sent", String(self.sent)), ("completed", String(self.completed)),
+                ("per_second", String(format: "%.0f", Double(self.completed) / seconds)),
+                ("p50_ms", ms(50)), ("p90_ms", ms(90)), ("p99_ms", ms(99)), ("p999_ms", ms(99.9)),
+                ("max_ms", String(format: "%.3f", Double(self.histogram.max) / 1000)), ("errors", errors.isEmpty ? "none" : errors),
+            ]
+        }.get()
+    }
+
+    private func send(on channel: any Channel, intended: ContinuousClock.Instant) {
+        let device = self.cursor % self.devices.count
+        self.cursor += 1
+        let tracking = self.nextTracking[device]
+        self.nextTracking[device] = tracking &+ 1
+        self.pending[Self.key(device: device, tracking: tracking)] = intended
+        self.sent += 1
+        channel.writeAndFlush(Transmission.request(uid: self.devices[device], tracking: tracking, payload: self.payload), promise: nil)
+    }
+
+    /// A transmission for the central (on its event loop).
+    func received(_ transmission: Transmission, channel: any Channel) {
+        guard case .response(let uid?, let tracking, let code, _) = transmission,
+            let device = self.index(of: uid),
+            let began = self.pending.removeValue(forKey: Self.key(device: device, tracking: tracking))
+        else { return }
+        guard self.measuring else { return }
+        let elapsed = ContinuousClock.now - began
+        _ = self.histogram.record(UInt64(max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)))
+        self.codes[code.rawValue, default: 0] += 1
+        self.completed += 1
+        if self.closedLoop {
+            self.send(on: channel, intended: .now)
+        }
+    }
+
+    private func index(of uid: UID) -> Int? {
+        // bench-<n>: the index is in the name, no lookup table needed.
+        Int(uid.string.dropFirst("bench-".count))
+    }
+}

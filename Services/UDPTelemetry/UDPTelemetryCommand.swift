@@ -14,6 +14,7 @@ struct UDPTelemetryCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let runtime = try ServiceRuntime.bootstrap(.udpTelemetry, options: self.options) else { return }
-        try await runtime.run([])
+        let telemetry = TelemetryServices(runtime: runtime)
+        try await runtime.run(telemetry.services, readiness: telemetry.readiness)
     }
 }

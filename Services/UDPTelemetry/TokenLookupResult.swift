@@ -1,0 +1,12 @@
+import NIOCore
+
+/// What Redis said about one telemetry token.
+enum TokenLookupResult: Sendable, Equatable {
+    /// The token's key names this owner (UID hex, normalised); `timeToLive` is the key's
+    /// remaining lifetime, `nil` when it never expires.
+    case owner(uid: String, timeToLive: TimeAmount?)
+    /// No such key: never issued, expired or revoked.
+    case absent
+    /// Redis could not be asked (down, slow, loading): nothing is known.
+    case failed
+}

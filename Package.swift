@@ -29,6 +29,16 @@ let serviceDependencies: [Target.Dependency] = [
 /// Dependencies one service needs beyond `serviceDependencies`, by target.
 let extraServiceDependencies: [String: [Target.Dependency]] = [
     "TCPGateway": [.product(name: "NIOSSL", package: "swift-nio-ssl")],
+    "HTTPAPI": [
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdCore", package: "hummingbird"),
+        .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    ],
+    "WebhookDispatcher": [
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Crypto", package: "swift-crypto"),
+    ],
 ]
 
 let package = Package(
@@ -113,8 +123,10 @@ let package = Package(
                 "Messaging",
                 "RedisBus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: nio),
+                .product(name: "NIOHTTP1", package: nio),
                 .product(name: "NIOPosix", package: nio),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -128,6 +140,7 @@ let package = Package(
                 "RedisBus",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: nio),
                 .product(name: "NIOHTTP1", package: nio),
                 .product(name: "NIOPosix", package: nio),

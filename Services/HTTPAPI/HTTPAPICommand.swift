@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ServiceKit
 
 /// The `http-api` executable: the central's IoTSocket-over-HTTP API and the operators' REST API.
@@ -14,6 +15,17 @@ struct HTTPAPICommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let runtime = try ServiceRuntime.bootstrap(.httpAPI, options: self.options) else { return }
-        try await runtime.run([])
+        let api: HTTPAPIServices
+        do {
+            api = try await HTTPAPIServices.make(runtime: runtime)
+        } catch {
+            // A configuration problem (no central key, unreadable TLS file…): exit like any
+            // configuration error, so supervisors do not restart a process that cannot start.
+            runtime.logger.critical("cannot start", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("configuration error: \(error)\n".utf8))
+            await runtime.redis.close()
+            throw ExitCode(78)
+        }
+        try await runtime.run(api.services, readiness: api.readiness)
     }
 }

@@ -70,7 +70,7 @@ struct MessageRouter: Sendable {
                 RouterScripts.openSession,
                 keys: [
                     keys.session(uid), keys.held(uid), keys.keptDeadlines, keys.acl, keys.requestDeadlines,
-                    keys.gatewaySessions(address.gateway),
+                    keys.gatewaySessions(address.gateway), keys.lastSeen,
                 ],
                 arguments: arguments
             ) { reply in
@@ -111,11 +111,11 @@ struct MessageRouter: Sendable {
                 RouterScripts.closeSession,
                 keys: [
                     keys.session(uid), keys.keptDeadlines, keys.gatewaySessions(address.gateway), keys.held(uid),
-                    keys.deviceToken(uid), keys.tokenRenewals,
+                    keys.deviceToken(uid), keys.tokenRenewals, keys.lastSeen,
                 ],
                 arguments: [
                     .string(uid.hex), .string(address.gateway), .string(address.connection), .string(keep ? "1" : "0"),
-                    .integer(now + self.settings.keepSessionMilliseconds), .string(keys.prefix),
+                    .integer(now + self.settings.keepSessionMilliseconds), .string(keys.prefix), .integer(now),
                 ]
             ) { reply in
                 let metadata: Logger.Metadata = ["uid": "\(uid)", "gw": "\(address.gateway)", "reason": "\(reason)"]

@@ -159,7 +159,7 @@ enum RouterScripts {
     /// (close code 0x01), and replays what was held, in order, before anything new (the replay
     /// is written in this same atomic step, so nothing routed afterwards can overtake it).
     /// Replayed requests get their deadline from now.
-    /// KEYS: session, held, kept, acl, deadlines, gateway sessions set.
+    /// KEYS: session, held, kept, acl, deadlines, gateway sessions set, last seen.
     /// ARGV: uid hex, gw, conn, now ms, remote address, max ('' if unstated), prefix, streamMax,
     /// request timeout ms, '1' when the element is the central.
     /// Returns {replaced, resumed, replayed count, group wire bytes or '', old gw, old conn}.
@@ -179,6 +179,7 @@ enum RouterScripts {
           'addr', ARGV[5], 'max', ARGV[6])
         redis.call('ZREM', KEYS[3], ARGV[1])
         redis.call('SADD', KEYS[6], ARGV[1])
+        redis.call('HSET', KEYS[7], ARGV[1], ARGV[4])
         local held = redis.call('LRANGE', KEYS[2], 0, -1)
         redis.call('DEL', KEYS[2])
         local stream = ARGV[7] .. 'gw:' .. ARGV[2]
@@ -208,13 +209,14 @@ enum RouterScripts {
 
     /// A connection ended: keeps or drops the session, unless the session has already moved to
     /// another connection (`stale`: a second login replaced it).
-    /// KEYS: session, kept, gateway sessions set, held, device token, token renewals.
-    /// ARGV: uid hex, gw, conn, '1' to keep, keep deadline ms, prefix.
+    /// KEYS: session, kept, gateway sessions set, held, device token, token renewals, last seen.
+    /// ARGV: uid hex, gw, conn, '1' to keep, keep deadline ms, prefix, now ms.
     static let closeSession = RedisScript(
         """
         local s = redis.call('HMGET', KEYS[1], 'state', 'gw', 'conn')
         if s[1] ~= 'online' or s[2] ~= ARGV[2] or s[3] ~= ARGV[3] then return 'stale' end
         redis.call('SREM', KEYS[3], ARGV[1])
+        redis.call('HSET', KEYS[7], ARGV[1], ARGV[7])
         if ARGV[4] == '1' then
           redis.call('HSET', KEYS[1], 'state', 'kept', 'keptUntil', ARGV[5])
           redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])

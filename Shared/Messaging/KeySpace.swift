@@ -37,6 +37,9 @@ public struct KeySpace: Sendable, Equatable {
     public func session(_ uid: UID) -> String { self.prefix + "session:" + uid.hex }
     /// List per kept element: the frames held for it, oldest first.
     public func held(_ uid: UID) -> String { self.prefix + "held:" + uid.hex }
+    /// Hash: UID hex → when the element was last connected (Unix ms of its last login or
+    /// disconnect), so operators can tell `offline` from `never-seen`.
+    public var lastSeen: String { self.prefix + "seen" }
     /// Sorted set: UID hex of kept elements → end of the keep delay (Unix ms).
     public var keptDeadlines: String { self.prefix + "kept" }
     /// Hash per request in flight (`down` toward an object, `up` toward the central).

@@ -7,7 +7,8 @@ import ServiceLifecycle
 /// `/health` answers 200 while the process runs (liveness). `/ready` answers 200 only while
 /// every readiness check passes (Redis reachable, listeners bound…) and 503 naming the failing
 /// checks otherwise, so orchestrators stop routing to an instance that cannot work.
-/// `/metrics` renders the process's Prometheus registry.
+/// `/metrics` renders the process's Prometheus registry. A service may add routes of its own
+/// (operator actions) with `routes`.
 public struct AdminServer: Service {
     /// One named condition of readiness; `check` must be cheap and must not hang (it runs on
     /// every probe).
@@ -28,7 +29,8 @@ public struct AdminServer: Service {
     ///   - port: the TCP port.
     ///   - service: the service's name, shown by `/health`.
     ///   - checks: what `/ready` evaluates, in order.
-    public init(address: String, port: Int, service: String, checks: [ReadinessCheck], logger: Logger) {
+    ///   - routes: extra routes of the service (none by default); bodies above 64 KiB get 413.
+    public init(address: String, port: Int, service: String, checks: [ReadinessCheck], routes: [AdminRoute] = [], logger: Logger) {
         let router = Router()
         router.get("/health") { _, _ in
             Self.text("ok \(service)\n", status: .ok)
@@ -49,6 +51,24 @@ public struct AdminServer: Service {
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: Observability.renderMetrics()))
             )
+        }
+        for route in routes {
+            let handler = route.handler
+            router.on(RouterPath(route.path), method: route.method == .post ? .post : .get) { request, context in
+                var parameters: [String: String] = [:]
+                for (name, value) in context.parameters {
+                    parameters[String(name)] = String(value)
+                }
+                let body = try await request.body.collect(upTo: 64 * 1024)
+                let answer = await handler(
+                    AdminRoute.Request(
+                        parameters: parameters, authorization: request.headers[.authorization], body: Array(buffer: body)))
+                return Response(
+                    status: HTTPResponse.Status(code: answer.status),
+                    headers: [.contentType: answer.contentType],
+                    body: .init(byteBuffer: ByteBuffer(bytes: answer.body))
+                )
+            }
         }
         self.application = Application(
             router: router,

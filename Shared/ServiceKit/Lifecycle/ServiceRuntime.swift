@@ -53,8 +53,12 @@ public struct ServiceRuntime: Sendable {
     /// Runs the admin endpoint and `services` until SIGTERM/SIGINT, then shuts them down in
     /// reverse order and closes Redis.
     ///
-    /// - Parameter readiness: checks `/ready` evaluates besides Redis being reachable.
-    public func run(_ services: [any Service], readiness: [AdminServer.ReadinessCheck] = []) async throws {
+    /// - Parameters:
+    ///   - readiness: checks `/ready` evaluates besides Redis being reachable.
+    ///   - adminRoutes: extra routes on the admin endpoint (operator actions); none by default.
+    public func run(
+        _ services: [any Service], readiness: [AdminServer.ReadinessCheck] = [], adminRoutes: [AdminRoute] = []
+    ) async throws {
         let redis = self.redis
         let redisUp = Gauge(label: "iots_redis_up")
         let checks = [
@@ -69,6 +73,7 @@ public struct ServiceRuntime: Sendable {
             port: self.configuration.admin.port(for: self.service),
             service: self.service.rawValue,
             checks: checks,
+            routes: adminRoutes,
             logger: self.logger
         )
         Gauge(label: "iots_service_info", dimensions: [("service", self.service.rawValue), ("instance", self.instanceID)]).record(1)

@@ -1,0 +1,42 @@
+import Hummingbird
+import IoTSocket
+
+/// The IoTSocket-over-HTTP endpoints (PROTOCOL.md): `POST /acl` and `POST /request`.
+extension APIResponder {
+    /// `POST /acl`: validates the whole list, has the router replace the ACL, answers 200 with
+    /// an empty body once it is applied.
+    func replaceACL(body: JSONValue) async throws(APIError) -> Response {
+        let entries = try ACLDocument.entries(from: body)
+        try await self.environment.exchange.applyACL(.replace(entries), timeout: self.environment.aclTimeout)
+        self.environment.logger.info("ACL replaced over HTTP", metadata: ["entries": "\(entries.count)"])
+        return .empty()
+    }
+
+    /// `POST /request`: sends the request to the object and holds the call until its response
+    /// or the timeout; always 200 `{"Code", "Payload", "Format"}` once the body is valid.
+    func call(body: JSONValue) async throws(APIError) -> Response {
+        let call = try CallRequest(json: body, maxWaitSeconds: self.environment.maxWaitSeconds)
+        let answer = await self.environment.exchange.call(uid: call.uid, payload: call.payload, timeout: .seconds(call.timeoutSeconds))
+        self.environment.metrics.recordAnswer(answer.code)
+        return .json(self.answerJSON(answer, uid: call.uid))
+    }
+
+    /// `{"Code": int, "Payload": …, "Format": name}`. A payload that does not match its own
+    /// format (a device sent JSON that does not parse, say) is returned as BINARY so the central
+    /// still gets the bytes.
+    private func answerJSON(_ answer: RouterExchange.Answer, uid: UID) -> JSONValue {
+        var payload: JSONValue
+        var format = answer.payload.format
+        do {
+            payload = try answer.payload.jsonPayload()
+        } catch {
+            self.environment.metrics.payloadsReformatted.increment()
+            self.environment.logger.warning(
+                "response payload does not match its format; returned as BINARY",
+                metadata: ["uid": "\(uid)", "format": "\(format.name)", "error": "\(error)"])
+            format = .binary
+            payload = .array(answer.payload.data.map { JSONValue($0) })
+        }
+        return ["Code": JSONValue(answer.code.rawValue), "Payload": payload, "Format": .string(format.name)]
+    }
+}

@@ -1,0 +1,46 @@
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+
+/// Closes a connection after a response that refused to read the request's body (413, or an
+/// error answered before the body was needed), so a client cannot make the server drain an
+/// arbitrarily long body after the answer.
+///
+/// The responder marks such a response with `Connection: close`. On HTTP/1.1 the header is
+/// kept (it tells the client) and the connection closes once the response is written. On an
+/// HTTP/2 stream the header is forbidden, so it is removed and the stream alone is closed
+/// (a reset tells the client to stop sending), leaving the connection's other streams alone.
+final class CloseAfterResponseHandler: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPConnectionStateHandler.OutboundIn
+    typealias OutboundOut = HTTPConnectionStateHandler.OutboundOut
+
+    private var isHTTP2Stream = false
+    private var closeAfterEnd = false
+
+    init() {}
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // An HTTP/2 stream's parent is its connection, whose parent is the listening socket;
+        // an HTTP/1.1 connection's parent is the listening socket, which has none.
+        self.isHTTP2Stream = context.channel.parent?.parent != nil
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch self.unwrapOutboundIn(data) {
+        case .head(var head) where head.headerFields[.connection]?.lowercased() == "close":
+            self.closeAfterEnd = true
+            if self.isHTTP2Stream {
+                head.headerFields[.connection] = nil
+                context.write(self.wrapOutboundOut(.head(head)), promise: promise)
+                return
+            }
+            context.write(data, promise: promise)
+        case .end where self.closeAfterEnd:
+            self.closeAfterEnd = false
+            context.writeAndFlush(data, promise: promise)
+            context.close(promise: nil)
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+}

@@ -1,0 +1,562 @@
+import AsyncHTTPClient
+import Foundation
+import IoTSocket
+import Messaging
+import NIOCore
+import RedisBus
+import Testing
+import TestSupport
+
+/// Issue 5's acceptance: the central's HTTP API end to end — redis, router, tcp-gateway and
+/// http-api as real processes, devices as `TestElement`s, HTTP through AsyncHTTPClient.
+@Suite("http-api: IoTSocket over HTTP(S) and the REST endpoints", .serialized)
+struct HTTPAPITests {
+    static let deviceKey = try! AuthKey(hex: "00112233445566778899aabbccddeeff")
+    static let otherKey = try! AuthKey(hex: "ffeeddccbbaa99887766554433221100")
+    static let echo = try! UID("Echo-1")
+    static let silent = try! UID("Silent")
+    static let aclJSON = """
+        [{"GroupName": "Sensors", "UID": "Echo-1", "AuthKey": "00112233445566778899AABBCCDDEEFF"},
+         {"GroupName": "PLC", "UID": "Silent", "AuthKey": "ffeeddccbbaa99887766554433221100"}]
+        """
+
+    @Test("POST /acl replaces the ACL, then the listed device logs in and others are refused")
+    func aclPushThenLogin() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            let answer = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            #expect(answer.status == 200)
+            #expect(answer.body.isEmpty)
+            #expect(try await harness.client.send(["HLEN", .string(harness.keys.acl)]).int == 2)
+
+            let device = try await harness.connect(Self.echo, key: Self.deviceKey)
+            await device.close()
+            await #expect(throws: TestElementError.self) {
+                _ = try await harness.connect(try UID("Stranger"), key: Self.deviceKey)
+            }
+            await #expect(throws: TestElementError.self) {
+                _ = try await harness.connect(Self.echo, key: Self.otherKey)
+            }
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("POST /request round trip in all four formats with an echoing device")
+    func roundTripAllFormats() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            let device = try await harness.connect(Self.echo, key: Self.deviceKey)
+            try await harness.waitForSession(Self.echo, "online")
+            let calls: [(format: String, payload: String, bytes: [UInt8])] = [
+                ("JSON", #"{"get":["t","h"],"n":12345678901234567890}"#, Array(#"{"get":["t","h"],"n":12345678901234567890}"#.utf8)),
+                ("ASCII", #""temp?""#, Array("temp?".utf8)),
+                ("UTF8", #""température ✓""#, Array("température ✓".utf8)),
+                ("BINARY", "[0, 255, 16, 1]", [0, 255, 16, 1]),
+            ]
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // The device checks what it receives, then echoes it.
+                    for call in calls {
+                        guard case .request(nil, let tracking, let payload) = try await device.receive(timeout: .seconds(10)) else {
+                            Issue.record("the device did not receive a request")
+                            return
+                        }
+                        #expect(payload.format.name == call.format)
+                        #expect(payload.data == call.bytes)
+                        try await device.send(.response(uid: nil, tracking: tracking, code: .valid, payload: payload))
+                    }
+                }
+                for call in calls {
+                    let answer = try await harness.http(
+                        .POST, "/request", body: #"{"UID": "Echo-1", "Timeout": 5, "Format": "\#(call.format)", "Payload": \#(call.payload)}"#)
+                    #expect(answer.status == 200)
+                    let json = try answer.json()
+                    #expect(json["Code"]?.intValue == 0)
+                    #expect(json["Format"]?.stringValue == call.format)
+                    #expect(json["Payload"] == (try JSONValue(parsing: call.payload)), "\(call.format): \(answer.body)")
+                }
+                try await group.waitForAll()
+            }
+            await device.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("160 for an unknown or offline device, 161 for a silent one within Timeout + 1 s")
+    func concentratorCodes() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            for uid in ["Nobody", "Silent"] {
+                let answer = try await harness.http(.POST, "/request", body: #"{"UID": "\#(uid)", "Format": "ASCII", "Payload": "x"}"#)
+                #expect(answer.status == 200)
+                #expect(answer.body == #"{"Code":160,"Payload":[],"Format":"BINARY"}"#, "\(uid)")
+            }
+
+            let device = try await harness.connect(Self.silent, key: Self.otherKey)
+            try await harness.waitForSession(Self.silent, "online")
+            let start = ContinuousClock.now
+            let answer = try await harness.http(.POST, "/request", body: #"{"UID": "Silent", "Timeout": 1, "Format": "BINARY", "Payload": []}"#)
+            let elapsed = ContinuousClock.now - start
+            #expect(answer.body == #"{"Code":161,"Payload":[],"Format":"BINARY"}"#)
+            #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(2), "answered after \(elapsed)")
+            await device.close()
+
+            // With the router down nobody answers the call: http-api itself says 0xA1 at the
+            // deadline rather than hanging.
+            _ = await harness.processes[0].stop()
+            let alone = ContinuousClock.now
+            let unanswered = try await harness.http(.POST, "/request", body: #"{"UID": "Silent", "Timeout": 1, "Format": "BINARY", "Payload": [1]}"#)
+            let waited = ContinuousClock.now - alone
+            #expect(unanswered.body == #"{"Code":161,"Payload":[],"Format":"BINARY"}"#)
+            #expect(waited >= .seconds(1) && waited < .seconds(2), "answered after \(waited)")
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    /// One refused call: what is sent and what must come back.
+    struct Refusal: Sendable, CustomStringConvertible {
+        var method: HTTPAPIHarness.Method = .POST
+        var path: String
+        var body: String?
+        var key: String? = TestStack.centralKeyHex
+        var status: Int
+        var field: String?
+        var message: String
+
+        var description: String { "\(self.method) \(self.path) \(self.body ?? "")" }
+    }
+
+    static let refusals: [Refusal] = [
+        Refusal(path: "/request", body: "{}", key: nil, status: 401, field: "Authorization", message: "missing"),
+        Refusal(path: "/request", body: "{}", key: "00112233445566778899aabbccddeeff", status: 401, field: "Authorization", message: "not the central"),
+        Refusal(path: "/request", body: "{}", key: "zz", status: 401, field: "Authorization", message: "not the central"),
+        Refusal(path: "/nowhere", body: nil, status: 404, message: "no endpoint"),
+        Refusal(method: .GET, path: "/request", body: nil, status: 405, message: "GET is not allowed"),
+        Refusal(method: .DELETE, path: "/acl", body: nil, status: 405, message: "use POST"),
+        Refusal(path: "/request", body: "{\"UID\": ", status: 400, field: "body", message: "invalid JSON"),
+        Refusal(path: "/request", body: "[1]", status: 400, field: "body", message: "expected an object"),
+        Refusal(path: "/request", body: #"{"Format": "ASCII", "Payload": "x"}"#, status: 400, field: "UID", message: "UID is missing"),
+        Refusal(path: "/request", body: #"{"UID": "", "Format": "ASCII", "Payload": "x"}"#, status: 400, field: "UID", message: "empty"),
+        Refusal(
+            path: "/request", body: #"{"UID": "ABCDEFGHIJKLMNOPQ", "Format": "ASCII", "Payload": "x"}"#, status: 400, field: "UID",
+            message: "17 UTF-8 bytes"),
+        Refusal(path: "/request", body: #"{"UID": 7, "Format": "ASCII", "Payload": "x"}"#, status: 400, field: "UID", message: "a number"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "XML", "Payload": "x"}"#, status: 400, field: "Format", message: "unknown"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Payload": "x"}"#, status: 400, field: "Format", message: "missing"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "ASCII"}"#, status: 400, field: "Payload", message: "missing"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "ASCII", "Payload": "é"}"#, status: 400, field: "Payload", message: "not ASCII"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "UTF8", "Payload": 3}"#, status: 400, field: "Payload", message: "expected a string"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "BINARY", "Payload": [1, 256]}"#, status: 400, field: "Payload[1]", message: "0–255"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "BINARY", "Payload": [-1]}"#, status: 400, field: "Payload[0]", message: "0–255"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "BINARY", "Payload": [1.5]}"#, status: 400, field: "Payload[0]", message: "0–255"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "BINARY", "Payload": "AQ=="}"#, status: 400, field: "Payload", message: "array"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": 0, "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "positive integer"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": 2.5, "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "positive integer"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": "5", "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "a string"),
+        Refusal(path: "/acl", body: "{}", status: 400, field: "body", message: "expected an array"),
+        Refusal(
+            path: "/acl", body: #"[{"GroupName": "G", "UID": "A", "AuthKey": "00112233445566778899aabbccddeeff"}, {"GroupName": "G", "UID": "B", "AuthKey": "0011"}]"#,
+            status: 400, field: "[1].AuthKey", message: "32 hex digits"),
+        Refusal(
+            path: "/acl", body: #"[{"GroupName": "G", "UID": "A", "AuthKey": "00112233445566778899aabbccddeefg"}]"#, status: 400,
+            field: "[0].AuthKey", message: "hex digit"),
+        Refusal(
+            path: "/acl", body: #"[{"GroupName": "GroupNameTooLong!", "UID": "A", "AuthKey": "00112233445566778899aabbccddeeff"}]"#,
+            status: 400, field: "[0].GroupName", message: "at most 16"),
+        Refusal(path: "/acl", body: #"[{"GroupName": "G", "AuthKey": "00112233445566778899aabbccddeeff"}]"#, status: 400, field: "[0].UID", message: "missing"),
+        Refusal(method: .PUT, path: "/devices/Echo-1", body: #"{"GroupName": "G"}"#, status: 400, field: "AuthKey", message: "missing"),
+        Refusal(method: .GET, path: "/devices/ABCDEFGHIJKLMNOPQ", body: nil, status: 400, field: "uid", message: "at most 16"),
+        Refusal(method: .GET, path: "/devices/Nobody", body: nil, status: 404, message: "not in the ACL"),
+        Refusal(method: .GET, path: "/devices?limit=0", body: nil, status: 400, field: "limit", message: "1–1000"),
+        Refusal(method: .GET, path: "/devices?status=asleep", body: nil, status: 400, field: "status", message: "unknown"),
+    ]
+
+    @Test("every refusal: 401, 404, 405, 400 naming the field; an invalid ACL changes nothing")
+    func refusals() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            for refusal in Self.refusals {
+                let answer = try await harness.http(refusal.method, refusal.path, body: refusal.body, key: refusal.key)
+                #expect(answer.status == refusal.status, "\(refusal): \(answer.body)")
+                let json = try answer.json()
+                #expect(json["field"]?.stringValue == refusal.field, "\(refusal): \(answer.body)")
+                #expect(json["error"]?.stringValue?.contains(refusal.message) == true, "\(refusal): \(answer.body)")
+                switch refusal.status {
+                case 401: #expect(answer.headers["www-authenticate"]?.hasPrefix("Bearer") == true)
+                case 405: #expect(!(answer.headers["allow"] ?? "").isEmpty)
+                default: break
+                }
+            }
+            // The refused lists above left the ACL as POSTed first.
+            #expect(try await harness.client.send(["HLEN", .string(harness.keys.acl)]).int == 2)
+            // The key is case-insensitive and so is the scheme.
+            let upper = try await harness.http(.GET, "/applications", key: TestStack.centralKeyHex.uppercased(), scheme: "bearer")
+            #expect(upper.status == 200 && upper.body == "[]")
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("413 above MaxContentLength: answered from Content-Length without the body, chunked bodies cut off")
+    func contentTooLarge() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            let head =
+                "POST /request HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestStack.centralKeyHex)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+            let raw = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+            try await raw.send(Array(head.utf8))
+            let (status, body) = try await Self.readResponse(raw)
+            #expect(status.hasPrefix("HTTP/1.1 413"), "\(status)")
+            #expect(body.contains("\"field\":\"body\"") && body.contains("10000000 bytes"), "\(body)")
+            // Nothing more is read: the connection closes instead of draining the body.
+            #expect(await raw.waitForClose(timeout: .seconds(3)))
+            await raw.close()
+
+            let chunked = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+            let chunk = String(repeating: "a", count: 3000)
+            try await chunked.send(
+                Array(
+                    ("POST /acl HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestStack.centralKeyHex)\r\n"
+                        + "Transfer-Encoding: chunked\r\n\r\n" + "bb8\r\n\(chunk)\r\nbb8\r\n\(chunk)\r\n").utf8))
+            let (chunkedStatus, chunkedBody) = try await Self.readResponse(chunked)
+            #expect(chunkedStatus.hasPrefix("HTTP/1.1 413"), "\(chunkedStatus)")
+            #expect(chunkedBody.contains("at most 4096"), "\(chunkedBody)")
+            #expect(await chunked.waitForClose(timeout: .seconds(3)))
+            await chunked.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("HTTPS with a self-signed certificate, HTTP/2 negotiated by ALPN")
+    func https() async throws {
+        let certificate = try TestCertificate.makeSelfSigned()
+        let harness = try await HTTPAPIHarness.start(
+            http: ["SSLCrtFilename": certificate.certificatePath, "SSLKeyFilename": certificate.keyPath], withGateway: false)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(certificateVerification: .none))
+        do {
+            var request = HTTPClientRequest(url: "https://127.0.0.1:\(harness.stack.httpPort)/request")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(TestStack.centralKeyHex)")
+            request.body = .bytes(ByteBuffer(string: #"{"UID": "Nobody", "Format": "JSON", "Payload": null}"#))
+            let response = try await client.execute(request, timeout: .seconds(10))
+            let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(response.status.code == 200)
+            #expect(response.version == .http2)
+            #expect(body == #"{"Code":160,"Payload":[],"Format":"BINARY"}"#)
+
+            // A refused body over HTTP/2 ends its stream only (no `Connection` header, which
+            // HTTP/2 forbids); the connection keeps serving.
+            var large = request
+            large.body = .bytes(ByteBuffer(repeating: UInt8(ascii: " "), count: 5000))
+            let refused = try await client.execute(large, timeout: .seconds(10))
+            #expect(refused.status.code == 413)
+            #expect(refused.headers["connection"].isEmpty)
+            _ = try await refused.body.collect(upTo: 1 << 20)
+            let again = try await client.execute(request, timeout: .seconds(10))
+            #expect(again.status.code == 200)
+            _ = try await again.body.collect(upTo: 1 << 20)
+
+            let plain = try? await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(harness.stack.httpPort)/health"), timeout: .seconds(3))
+            #expect(plain?.status.code != 200, "plain HTTP must not be served on the HTTPS port")
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        try? await client.shutdown()
+        await harness.stop()
+    }
+
+    @Test("two http-api instances each get their own replies; SIGTERM lets a waiting call finish and deletes the stream")
+    func twoInstances() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            let portB = try FreePort.tcp()
+            let second = try await harness.stack.startReady(
+                "http-api", environment: ["IOTS_INSTANCE_ID": "api-2", "IOTS_HTTP_PORT": "\(portB)", "IOTS_ADMIN_PORT": "\(try FreePort.tcp())"])
+            harness.extra.append(second)
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            let device = try await harness.connect(Self.echo, key: Self.deviceKey)
+            try await harness.waitForSession(Self.echo, "online")
+            let rounds = 10
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for _ in 0..<(2 * rounds) {
+                        guard case .request(nil, let tracking, let payload) = try await device.receive(timeout: .seconds(10)) else { return }
+                        try await device.send(.response(uid: nil, tracking: tracking, code: .valid, payload: payload))
+                    }
+                }
+                for index in 0..<rounds {
+                    for (name, port) in [("api-1", harness.stack.httpPort), ("api-2", portB)] {
+                        group.addTask {
+                            let text = "\(name)#\(index)"
+                            let answer = try await harness.http(
+                                .POST, "/request", body: #"{"UID": "Echo-1", "Format": "UTF8", "Payload": "\#(text)"}"#, port: port)
+                            #expect(answer.body == #"{"Code":0,"Payload":"\#(text)","Format":"UTF8"}"#)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            await device.close()
+
+            // A call waiting at SIGTERM is still answered (0xA1 at its deadline), then the
+            // instance exits cleanly and deletes its reply stream.
+            let silent = try await harness.connect(Self.silent, key: Self.otherKey)
+            try await harness.waitForSession(Self.silent, "online")
+            let streamB = harness.keys.apiStream("api-2")
+            #expect(try await harness.client.send(["EXISTS", .string(streamB)]).int == 1)
+            async let waiting = harness.http(.POST, "/request", body: #"{"UID": "Silent", "Timeout": 2, "Format": "ASCII", "Payload": "?"}"#, port: portB)
+            try await Task.sleep(for: .milliseconds(400))
+            let status = await second.stop(timeout: .seconds(10))
+            #expect(try await waiting.body == #"{"Code":161,"Payload":[],"Format":"BINARY"}"#)
+            #expect(status == 0)
+            #expect(try await harness.client.send(["EXISTS", .string(streamB)]).int == 0)
+            await silent.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("PUT, GET and DELETE /devices/{uid}, GET /devices with filters, GET /sessions/central")
+    func devices() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            let put = try await harness.http(
+                .PUT, "/devices/Pump%207", body: #"{"GroupName": "PLC", "AuthKey": "0f0e0d0c0b0a09080706050403020100"}"#)
+            #expect(put.status == 200)
+            #expect(try put.json()["UID"]?.stringValue == "Pump 7")
+            #expect(try put.json()["status"]?.stringValue == "never-seen")
+
+            let pump = try UID("Pump 7")
+            let device = try await harness.connect(pump, key: try AuthKey(hex: "0f0e0d0c0b0a09080706050403020100"))
+            try await harness.waitForSession(pump, "online")
+            let got = try await harness.http(.GET, "/devices/Pump%207").json()
+            #expect(got["GroupName"]?.stringValue == "PLC")
+            #expect(got["status"]?.stringValue == "online")
+            #expect(got["gateway"]?.stringValue == "gw-1")
+            #expect(got["connectedSince"]?.stringValue?.hasSuffix("Z") == true)
+            #expect(got["remoteAddress"]?.stringValue?.hasPrefix("127.0.0.1") == true)
+            #expect(got["hasTelemetryToken"] == .bool(false))
+
+            let all = try await harness.http(.GET, "/devices").json()
+            #expect(all["total"]?.intValue == 3)
+            #expect(all["items"]?.arrayValue?.compactMap { $0["UID"]?.stringValue } == ["Echo-1", "Pump 7", "Silent"])
+            let online = try await harness.http(.GET, "/devices?status=online").json()
+            #expect(online["items"]?.arrayValue?.compactMap { $0["UID"]?.stringValue } == ["Pump 7"])
+            let plc = try await harness.http(.GET, "/devices?group=PLC&offset=1&limit=1").json()
+            #expect(plc["total"]?.intValue == 2)
+            #expect(plc["items"]?.arrayValue?.compactMap { $0["UID"]?.stringValue } == ["Silent"])
+
+            let central = try await harness.http(.GET, "/sessions/central").json()
+            #expect(central["connected"] == .bool(false))
+            #expect(central["status"]?.stringValue == "never-seen")
+
+            let deleted = try await harness.http(.DELETE, "/devices/Pump%207")
+            #expect(deleted.status == 204)
+            #expect(await device.waitForClose(timeout: .seconds(5)), "a deleted device's session is closed")
+            #expect(try await harness.http(.GET, "/devices/Pump%207").status == 404)
+            #expect(try await harness.http(.DELETE, "/devices/Pump%207").status == 404)
+            await device.close()
+
+            // Added again, it has been seen before: offline (not never-seen), with its last-seen time.
+            let again = try await harness.http(
+                .PUT, "/devices/Pump%207", body: #"{"GroupName": "PLC", "AuthKey": "0f0e0d0c0b0a09080706050403020100"}"#)
+            #expect(try again.json()["status"]?.stringValue == "offline")
+            #expect(try again.json()["lastSeen"]?.stringValue?.hasSuffix("Z") == true)
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test(
+        "GET /openapi.yaml is a valid OpenAPI 3.1 document describing every endpoint; probes and metrics",
+        .enabled(if: HTTPAPITests.python3Available, "python3 is not installed: cannot run openapi-spec-validator"))
+    func openAPIAndProbes() async throws {
+        let harness = try await HTTPAPIHarness.start(withGateway: false)
+        do {
+            let document = try await harness.http(.GET, "/openapi.yaml", key: nil)
+            #expect(document.status == 200)
+            for path in ["/acl:", "/request:", "/devices:", "/devices/{uid}:", "/sessions/central:", "/applications:", "/openapi.yaml:", "/health:", "/ready:", "/metrics:"] {
+                #expect(document.body.contains("\n  \(path)\n"), "\(path) is not described")
+            }
+            let file = try TestStack.writeFile(document.body, name: "openapi.yaml")
+            let (status, output) = try Self.run(
+                "python3", "-c",
+                "import sys; from openapi_spec_validator import validate; from openapi_spec_validator.readers import read_from_filename; "
+                    + "d, _ = read_from_filename(sys.argv[1]); validate(d); print('valid', d['openapi'])",
+                file)
+            #expect(status == 0, "openapi-spec-validator (python3 -m pip install openapi-spec-validator): \(output)")
+            #expect(output.contains("valid 3.1"))
+
+            #expect(try await harness.http(.GET, "/health", key: nil).status == 200)
+            #expect(try await harness.http(.GET, "/ready", key: nil).status == 200)
+            _ = try await harness.http(.GET, "/nowhere")
+            let metrics = try await harness.http(.GET, "/metrics", key: nil)
+            #expect(metrics.body.contains(#"iots_http_requests_total{route="/ready",status="200"}"#), "\(metrics.body)")
+            #expect(metrics.body.contains(#"iots_http_requests_total{route="unmatched",status="404"}"#))
+            #expect(metrics.body.contains("iots_http_request_duration_seconds_bucket"))
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    // MARK: Helpers
+
+    static let python3Available = (try? run("python3", "--version").status) == 0
+
+    /// Runs a command; returns its exit status and everything it printed.
+    static func run(_ arguments: String...) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Reads one HTTP/1.1 response (status line, headers, `Content-Length` body) byte by byte.
+    static func readResponse(_ raw: TestElement.RawConnection) async throws -> (statusLine: String, body: String) {
+        var head: [UInt8] = []
+        while !head.ends(with: Array("\r\n\r\n".utf8)) {
+            head += try await raw.receive(count: 1)
+        }
+        let lines = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n")
+        let length = lines.first { $0.lowercased().hasPrefix("content-length:") }
+            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+        let body = length > 0 ? try await raw.receive(count: length) : []
+        return (lines[0], String(decoding: body, as: UTF8.self))
+    }
+}
+
+extension Array where Element: Equatable {
+    fileprivate func ends(with suffix: [Element]) -> Bool {
+        self.count >= suffix.count && Array(self.suffix(suffix.count)) == suffix
+    }
+}
+
+/// A private concentrator for the HTTP API tests: redis, one router, one gateway (`gw-1`) and
+/// one http-api (`api-1`), all real processes, with MaxContentLength 4096 and
+/// MaxSecWaitResponse 5.
+final class HTTPAPIHarness: @unchecked Sendable {
+    // @unchecked: set in `start` and only read afterwards, except `extra`, which the test that
+    // owns the harness appends to before any concurrent use.
+    let redis: TestRedis
+    let stack: TestStack
+    let client: RedisClient
+    let keys: KeySpace
+    let processes: [ServiceProcess]
+    var extra: [ServiceProcess] = []
+
+    enum Method: String, Sendable {
+        case GET, POST, PUT, DELETE
+    }
+
+    /// An HTTP answer, body as text.
+    struct Answer: Sendable {
+        var status: Int
+        /// Header values by lowercased name.
+        var headers: [String: String]
+        var body: String
+
+        func json() throws -> JSONValue {
+            try JSONValue(parsing: self.body)
+        }
+    }
+
+    private init(redis: TestRedis, stack: TestStack, client: RedisClient, processes: [ServiceProcess]) {
+        self.redis = redis
+        self.stack = stack
+        self.client = client
+        self.keys = KeySpace(prefix: stack.keyPrefix)
+        self.processes = processes
+    }
+
+    /// Starts everything; `http` settings are merged into `HTTPServer`.
+    static func start(http: [String: any Sendable] = [:], withGateway: Bool = true) async throws -> HTTPAPIHarness {
+        let redis = try await TestRedis.start()
+        var httpSettings: [String: any Sendable] = ["MaxContentLength": 4096, "MaxSecWaitResponse": 5]
+        httpSettings.merge(http) { _, new in new }
+        let stack = try TestStack(redisURL: redis.url, settings: ["HTTPServer": httpSettings, "KeepSessionSec": 5])
+        var processes: [ServiceProcess] = []
+        do {
+            processes.append(try await stack.startReady("router", environment: ["IOTS_INSTANCE_ID": "router-1"]))
+            if withGateway {
+                processes.append(try await stack.startReady("tcp-gateway", environment: ["IOTS_INSTANCE_ID": "gw-1"]))
+            }
+            processes.append(try await stack.startReady("http-api", environment: ["IOTS_INSTANCE_ID": "api-1"]))
+        } catch {
+            for process in processes { process.kill() }
+            redis.stop()
+            throw error
+        }
+        return HTTPAPIHarness(redis: redis, stack: stack, client: try RedisClient(url: redis.url), processes: processes)
+    }
+
+    func stop() async {
+        for process in (self.extra + self.processes).reversed() {
+            _ = await process.stop(timeout: .seconds(10))
+        }
+        await self.client.close()
+        self.redis.stop()
+    }
+
+    var output: String {
+        (self.processes + self.extra).map { "=== \($0.name) \($0.pid)\n\($0.output)" }.joined(separator: "\n")
+    }
+
+    /// Calls the API on `port` (the first instance's by default) with the bearer `key`.
+    func http(
+        _ method: Method, _ path: String, body: String? = nil, key: String? = TestStack.centralKeyHex, scheme: String = "Bearer",
+        port: Int? = nil
+    ) async throws -> Answer {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port ?? self.stack.httpPort)\(path)")
+        request.method = .init(rawValue: method.rawValue)
+        if let key {
+            request.headers.add(name: "Authorization", value: "\(scheme) \(key)")
+        }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+        let bytes = try await response.body.collect(upTo: 1 << 22)
+        let headers = Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }) { first, _ in first }
+        return Answer(status: Int(response.status.code), headers: headers, body: String(buffer: bytes))
+    }
+
+    /// Logs an element in on the gateway.
+    func connect(_ uid: UID, key: AuthKey) async throws -> TestElement {
+        try await TestElement.connect(host: "127.0.0.1", port: self.stack.tcpPort, uid: uid, key: key)
+    }
+
+    /// Waits until the router recorded `uid` in `state`.
+    func waitForSession(_ uid: UID, _ state: String, timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await self.client.hgetString(self.keys.session(uid), field: "state")) == state { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestSupportError.timeout("session of \(uid) is not \(state)\n\(self.output)")
+    }
+}

@@ -44,6 +44,52 @@ enum RouterScripts {
             return deliver(ARGV[1], ARGV[2], ARGV[3], KEYS[1], KEYS[2], ARGV[4])
             """)
 
+    /// Delivers a batch of frames (telemetry) to one element in as few stream entries as possible:
+    /// consecutive frames are packed into one entry up to the element's stated maximum
+    /// transmission length (64 KiB when it states none), which the gateway writes as they are,
+    /// so the order is kept and a 30-byte frame does not cost a stream entry and a write each.
+    /// KEYS: session, held. ARGV: prefix, streamMax, maxHeld, frames…
+    /// Returns {outcome, placed, refused}: `sent`/`held` with how many frames were sent or held
+    /// (the rest, in order from the first not placed, are refused: held list full, or a frame
+    /// longer than the element accepts), or `absent` with none placed.
+    static let deliverBatch = RedisScript(
+        """
+        local s = redis.call('HMGET', KEYS[1], 'state', 'gw', 'conn', 'max')
+        local count = #ARGV - 3
+        if s[1] == 'online' then
+          local max = tonumber(s[4] or '')
+          if not max or max <= 0 then max = 65536 end
+          local stream = ARGV[1] .. 'gw:' .. s[2]
+          local chunk, size, sent, refused = {}, 0, 0, 0
+          for i = 4, #ARGV do
+            local frame = ARGV[i]
+            if #frame > max then
+              refused = refused + 1
+            else
+              if size + #frame > max then
+                redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], '*', 'c', s[3], 'f', table.concat(chunk))
+                chunk, size = {}, 0
+              end
+              chunk[#chunk + 1] = frame
+              size = size + #frame
+              sent = sent + 1
+            end
+          end
+          if size > 0 then redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], '*', 'c', s[3], 'f', table.concat(chunk)) end
+          return {'sent', sent, refused}
+        elseif s[1] == 'kept' then
+          local room = tonumber(ARGV[3]) - redis.call('LLEN', KEYS[2])
+          local held = 0
+          for i = 4, #ARGV do
+            if held >= room then break end
+            redis.call('RPUSH', KEYS[2], ARGV[i])
+            held = held + 1
+          end
+          return {'held', held, count - held}
+        end
+        return {'absent', 0, count}
+        """)
+
     /// Registers a request in flight and delivers it, unless one with the same member is already
     /// in progress (`busy`). A delivered request gets its deadline; a held one gets none until it
     /// is replayed (its fate is then the keep delay's: replay or 0xA0).
@@ -348,7 +394,7 @@ enum RouterScripts {
         """)
 
     static let all: [RedisScript] = [
-        deliver, request, webhookRequest, call, response, claimExpiredRequests, claimRequest, openSession, closeSession, expireKeptSessions,
+        deliver, deliverBatch, request, webhookRequest, call, response, claimExpiredRequests, claimRequest, openSession, closeSession, expireKeptSessions,
         revokeSession, issueToken, claimRenewals, sweepDeadGateways,
     ]
 }

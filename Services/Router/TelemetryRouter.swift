@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// Routes accepted telemetry (`iots:telemetry`, group `router`) to the central.
 ///
 /// Each record goes to the central's TCP session as identified telemetry (ToT 0x6 with the
-/// object's UID). While the central's session is kept, records are held and replayed when it
+/// object's UID); a batch is one script call, its frames packed into few stream entries. While the central's session is kept, records are held and replayed when it
 /// returns (within the keep delay); with no central session at all they go to the telemetry
 /// webhook when one is configured, else they are counted as undeliverable. A batch is routed in
 /// one pipeline in stream order, so order per device is kept.
@@ -53,11 +53,13 @@ struct TelemetryRouter: Service {
         }
     }
 
-    /// Routes one batch; every entry is handled (malformed ones are counted and skipped).
+    /// Routes one batch in one script call; every entry is handled (malformed ones are counted
+    /// and skipped). Records the central could not take go to the telemetry webhook when one is
+    /// configured, in order, else they are counted as undeliverable.
     func route(_ entries: [StreamEntry]) async throws -> [String] {
         let now = WallClock.milliseconds()
-        var calls: [PlannedCall] = []
-        calls.reserveCapacity(entries.count)
+        var records: [TelemetryRecord] = []
+        records.reserveCapacity(entries.count)
         for entry in entries {
             guard let record = try? TelemetryRecord(entry: entry) else {
                 self.malformed.increment()
@@ -66,39 +68,46 @@ struct TelemetryRouter: Service {
             if record.receivedAtMilliseconds > 0 {
                 self.latency.recordMilliseconds(max(0, now - record.receivedAtMilliseconds))
             }
-            let frame = MessageRouter.frame(.identifiedTelemetry(uid: record.uid, payload: record.payload))
-            calls.append(
-                .script(
-                    RouterScripts.deliver,
-                    keys: [self.runtime.keys.session(.central), self.runtime.keys.held(.central)],
-                    arguments: [
-                        .string(self.runtime.keys.prefix), .integer(self.router.settings.streamMaxLength),
-                        // With a telemetry webhook, a kept central is "no central session": hold nothing.
-                        .integer(self.router.settings.telemetryWebhook ? 0 : self.router.settings.maxHeldTelemetry), .bytes(frame),
-                    ]
-                ) { reply in
-                    switch reply.string {
-                    case "sent": self.delivered.increment()
-                    case "held": self.held.increment()
-                    case "absent" where self.router.settings.telemetryWebhook, "full" where self.router.settings.telemetryWebhook:
-                        self.toWebhook.increment()
-                        let job = WebhookJob.telemetry(
-                            uid: record.uid, payload: record.payload, receivedAtMilliseconds: record.receivedAtMilliseconds)
-                        var command: [RedisArgument] = [
-                            "XADD", .string(self.runtime.keys.webhookTelemetry), "MAXLEN", "~",
-                            .integer(self.router.settings.streamMaxLength), "*",
-                        ]
-                        for field in job.fields {
-                            command.append(.string(field.name))
-                            command.append(field.value)
-                        }
-                        return [PlannedCall(command)]
-                    default: self.undeliverable.increment()
-                    }
-                    return []
-                })
+            records.append(record)
         }
-        try await self.pipeline.execute(calls)
+        guard !records.isEmpty else { return entries.map(\.id) }
+        let keys = self.runtime.keys
+        let settings = self.router.settings
+        var arguments: [RedisArgument] = [
+            .string(keys.prefix), .integer(settings.streamMaxLength),
+            // With a telemetry webhook, a kept central is "no central session": hold nothing.
+            .integer(settings.telemetryWebhook ? 0 : settings.maxHeldTelemetry),
+        ]
+        arguments.reserveCapacity(3 + records.count)
+        for record in records {
+            arguments.append(.bytes(MessageRouter.frame(.identifiedTelemetry(uid: record.uid, payload: record.payload))))
+        }
+        let batch = records
+        let call = PlannedCall.script(RouterScripts.deliverBatch, keys: [keys.session(.central), keys.held(.central)], arguments: arguments) {
+            reply in
+            guard let items = reply.array, items.count == 3, let placed = items[1].int else { return [] }
+            switch items[0].string {
+            case "sent": self.delivered.increment(by: Int64(placed))
+            case "held": self.held.increment(by: Int64(placed))
+            default: break
+            }
+            let refused = batch.dropFirst(placed)
+            guard !refused.isEmpty else { return [] }
+            guard settings.telemetryWebhook, items[0].string != "sent" else {
+                self.undeliverable.increment(by: Int64(refused.count))
+                return []
+            }
+            self.toWebhook.increment(by: Int64(refused.count))
+            return refused.map { record in
+                var command: [RedisArgument] = ["XADD", .string(keys.webhookTelemetry), "MAXLEN", "~", .integer(settings.streamMaxLength), "*"]
+                for field in WebhookJob.telemetry(uid: record.uid, payload: record.payload, receivedAtMilliseconds: record.receivedAtMilliseconds).fields {
+                    command.append(.string(field.name))
+                    command.append(field.value)
+                }
+                return PlannedCall(command)
+            }
+        }
+        try await self.pipeline.execute([call])
         return entries.map(\.id)
     }
 }

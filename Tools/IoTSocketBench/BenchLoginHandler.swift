@@ -115,11 +115,13 @@ final class BenchLoginHandler: ChannelInboundHandler, RemovableChannelHandler {
                     return
                 }
                 self.state = .done
-                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-                self.loggedIn.succeed()
+                // Pass on what came with the validation byte (a token, a request) before
+                // leaving the pipeline: once removed, this context forwards nothing.
                 if buffer.readableBytes > 0 {
                     context.fireChannelRead(NIOAny(buffer))
                 }
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                self.loggedIn.succeed()
                 return
             case .done:
                 return

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The standard benchmark suite (`make bench`): starts a private stack from release binaries
+# (redis + router + two gateways (plain, TLS) + udp-telemetry + http-api + webhook-dispatcher),
+# runs every iotsocket-bench measurement against it, and stops everything it started.
+# Results: one JSON line per run in .run/bench/results.jsonl, a summary on stdout.
+# Usage: Tools/run-benchmarks.sh <release bin folder> [--quick]
+set -euo pipefail
+bin=${1:?usage: run-benchmarks.sh <release bin folder> [--quick]}
+quick=0
+[ "${2:-}" = "--quick" ] && quick=1
+here=$(cd "$(dirname "$0")/.." && pwd)
+out="$here/.run/bench"
+mkdir -p "$out"
+results="$out/results.jsonl"
+: >"$results"
+work=$(mktemp -d /tmp/iots-bench.XXXXXX)
+port() { "$here/deploy/local/free-port.sh"; }
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    sleep 1
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+seconds=10
+[ $quick -eq 1 ] && seconds=3
+
+redis_port=$(port); tcp_port=$(port); tls_port=$(port); udp_port=$(port); http_port=$(port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
+pids+=($!)
+for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis="redis://127.0.0.1:$redis_port"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+declare -A admin
+for service in router tcp-gateway tcp-gateway-tls udp-telemetry http-api webhook-dispatcher; do admin[$service]=$(port); done
+cat >"$work/config.json" <<JSON
+{
+  "KeepSessionSec": 60,
+  "TCPServer": { "Addr": "127.0.0.1", "Port": $tcp_port, "ReqTimeoutSec": 10, "IdleSec": 600 },
+  "HTTPServer": { "Addr": "127.0.0.1", "Port": $http_port, "MaxSecWaitResponse": 30 },
+  "UDPServer": { "Addr": "127.0.0.1", "Port": $udp_port, "DatagramMaxSize": 4096 },
+  "Central": { "AuthKey": "000102030405060708090a0b0c0d0e0f" },
+  "Groups": { "Bench": { "Telemetry": true, "TelemetryTokenExpMin": 0 } },
+  "Redis": { "URL": "$redis", "KeyPrefix": "iots:", "StreamMaxLength": 1000000 },
+  "Admin": { "Addr": "127.0.0.1", "Ports": { "router": ${admin[router]}, "tcp-gateway": ${admin[tcp-gateway]},
+    "udp-telemetry": ${admin[udp-telemetry]}, "http-api": ${admin[http-api]}, "webhook-dispatcher": ${admin[webhook-dispatcher]} } },
+  "Log": { "Level": "warning" }
+}
+JSON
+start() { # service, then extra environment assignments
+    local name=$1; shift
+    env "$@" "$bin/$name" --config "$work/config.json" >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    eval "pid_${name//-/_}=$!"
+}
+# The TLS gateway reads the certificate through its own configuration.
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+config = json.load(open(f"{work}/config.json"))
+config["TCPServer"]["SSLCrtFilename"] = f"{work}/cert.pem"
+config["TCPServer"]["SSLKeyFilename"] = f"{work}/key.pem"
+json.dump(config, open(f"{work}/config-tls.json", "w"))
+PY
+start router
+start tcp-gateway IOTS_INSTANCE_ID=gw-plain
+start udp-telemetry
+start http-api
+env IOTS_INSTANCE_ID=gw-tls IOTS_TCP_PORT="$tls_port" IOTS_ADMIN_PORT="${admin[tcp-gateway-tls]}" \
+    "$bin/tcp-gateway" --config "$work/config-tls.json" >"$work/tcp-gateway-tls.log" 2>&1 &
+pids+=($!)
+pid_tcp_gateway_tls=$!
+wait_ready() {
+    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$1/ready" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "a service did not become ready (admin port $1); logs kept in $out/failed-logs" >&2
+    mkdir -p "$out/failed-logs" && cp "$work"/*.log "$out/failed-logs/" 2>/dev/null
+    return 1
+}
+for service in router tcp-gateway tcp-gateway-tls udp-telemetry http-api; do wait_ready "${admin[$service]}"; done
+
+run() { # title, then the iotsocket-bench arguments
+    local title=$1; shift
+    echo "== $title"
+    local started=$SECONDS
+    "$bin/iotsocket-bench" "$@" 2>>"$out/stderr.log" | tee -a "$out/last.txt" | grep '^{' | sed "s|^{|{\"title\":\"$title\",|" >>"$results" || echo "   (failed: see $out/stderr.log)"
+    tail -2 "$out/last.txt" | head -1
+    echo "   ($((SECONDS - started)) s)"
+}
+sessions=19000; tls_sessions=3000
+[ $quick -eq 1 ] && { sessions=2000; tls_sessions=500; }
+run "redis module: pipelined XADD, 4 batches in flight" redis-xadd --redis "$redis" --count 2000000 --window 4
+run "redis module: pipelined XADD, 1 batch in flight" redis-xadd --redis "$redis" --count 1000000 --window 1
+run "sessions held by one gateway (plain)" sessions --port "$tcp_port" --sessions $sessions --hold 5 --gateway-pid "$pid_tcp_gateway" --redis "$redis"
+run "logins over TLS" sessions --port "$tls_port" --sessions $tls_sessions --hold 1 --tls --gateway-pid "$pid_tcp_gateway_tls" --redis "$redis"
+run "central TCP → device RTT, closed loop C=32" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --redis "$redis"
+run "central TCP → device RTT at 5000 req/s" rtt-tcp --port "$tcp_port" --devices 32 --rate 5000 --seconds $seconds --redis "$redis"
+run "HTTP API → device RTT, 32 callers" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 32 --seconds $seconds
+run "HTTP API → device RTT at 1000 req/s" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 256 --rate 1000 --seconds $seconds
+run "telemetry end to end (UDP → central TCP) at 50000/s" telemetry --port "$tcp_port" --udp-port "$udp_port" --devices 100 --rate 50000 --seconds $seconds --redis "$redis"
+run "telemetry end to end at 100000/s" telemetry --port "$tcp_port" --udp-port "$udp_port" --devices 100 --rate 100000 --seconds $seconds --redis "$redis"
+run "UDP ingest, as fast as possible" udp-ingest --redis "$redis" --port "$udp_port" --devices 1000 --seconds $seconds
+run "UDP ingest at 50000/s" udp-ingest --redis "$redis" --port "$udp_port" --devices 1000 --rate 50000 --seconds $seconds
+webhook_jobs=200000
+[ $quick -eq 1 ] && webhook_jobs=20000
+run "telemetry webhooks delivered by one dispatcher" webhook-deliveries --redis "$redis" --count $webhook_jobs --devices 1000 --dispatcher "$bin/webhook-dispatcher"
+echo
+echo "results: $results"
+python3 - "$results" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    keys = [k for k in ("per_second", "logins_per_second", "gateway_bytes_per_session", "accepted_per_second", "received_per_second",
+                        "deliveries_per_second", "p50_ms", "p99_ms", "loss", "errors") if k in r]
+    print(f"{r['title']:<52} " + "  ".join(f"{k}={r[k]}" for k in keys))
+PY

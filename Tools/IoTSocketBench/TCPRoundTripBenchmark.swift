@@ -99,17 +99,19 @@ final class RoundTripDriver: @unchecked Sendable {
         }.get()
         var timer: RepeatedTask?
         if rate > 0 {
-            // Every millisecond, the requests due by then, each timed from when it was due
-            // (so a stall is not hidden: no coordinated omission).
-            let perTick = Double(rate) / 1000
-            nonisolated(unsafe) var owed = 0.0
-            nonisolated(unsafe) var due = ContinuousClock.now
+            // Every millisecond, every request due by then (computed from the time elapsed, not
+            // from how often the timer fired), each timed from when it was due: a stall of the
+            // concentrator is not hidden (no coordinated omission).
+            let begin = ContinuousClock.now
+            let interval = Duration.nanoseconds(Int64(1_000_000_000 / rate))
+            // Touched only on `loop`, where the repeated task runs.
+            nonisolated(unsafe) var scheduled = 0
             timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(1), delay: .milliseconds(1)) { _ in
-                owed += perTick
-                while owed >= 1 {
-                    owed -= 1
-                    due = due.advanced(by: .nanoseconds(Int64(1_000_000_000 / rate)))
-                    self.send(on: channel, intended: due)
+                let elapsed = ContinuousClock.now - begin
+                let due = Int(elapsed / interval)
+                while scheduled < due {
+                    scheduled += 1
+                    self.send(on: channel, intended: begin + interval * scheduled)
                 }
             }
         }

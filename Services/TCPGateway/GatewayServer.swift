@@ -22,7 +22,7 @@ struct GatewayServer: Service {
         let bootstrap = ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: Int32(configuration.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             // Devices mostly send a few bytes at a time: start reads small and let NIO grow them
             // for the peers (the central) that send more, so idle sessions stay light.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))

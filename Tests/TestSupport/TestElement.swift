@@ -141,7 +141,7 @@ public final class TestElement: Sendable {
 
     fileprivate static func open(host: String, port: Int) async throws -> (any Channel, NIOLoopBound<TestElementHandler>) {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(TestElementHandler())

@@ -19,7 +19,7 @@ enum BenchElement {
         onTransmission: (@Sendable (Transmission, any Channel) -> Void)? = nil
     ) async throws -> any Channel {
         var bootstrap = ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
         if let sourceAddress {
             bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: sourceAddress, port: 0))

@@ -17,8 +17,8 @@ struct APIServer: Service {
 
     /// - Parameters:
     ///   - listening: set once the socket is bound, for `/ready`.
-    /// - Throws: ``HTTPAPIStartupError`` for an unusable certificate or key.
-    init(configuration: HTTPServerConfiguration, responder: APIResponder, listening: ReadinessFlag, logger: Logger) throws(HTTPAPIStartupError) {
+    /// - Throws: ``StartupError`` for an unusable certificate or key.
+    init(configuration: HTTPServerConfiguration, responder: APIResponder, listening: ReadinessFlag, logger: Logger) throws(StartupError) {
         // No idle limit on HTTP/1.1: centrals keep connections open between calls, and a call
         // may legitimately be held for MaxSecWaitResponse.
         let channel = HTTP1Channel.Configuration(additionalChannelHandlers: [CloseAfterResponseHandler()])
@@ -27,7 +27,7 @@ struct APIServer: Service {
             do {
                 server = try .http2Upgrade(tlsConfiguration: tls, configuration: .init(streamConfiguration: channel))
             } catch {
-                throw HTTPAPIStartupError(
+                throw StartupError(
                     key: "HTTPServer.SSLKeyFilename", file: configuration.tlsKeyFile,
                     problem: "cannot set up TLS with this key and certificate: \(error)")
             }
@@ -50,24 +50,9 @@ struct APIServer: Service {
     }
 
     /// The server's TLS configuration, or nil when no certificate is configured.
-    /// - Throws: ``HTTPAPIStartupError`` naming the file that cannot be read or parsed.
-    static func makeTLSConfiguration(_ configuration: HTTPServerConfiguration) throws(HTTPAPIStartupError) -> TLSConfiguration? {
-        guard let certificateFile = configuration.tlsCertificateFile, let keyFile = configuration.tlsKeyFile else { return nil }
-        let certificates: [NIOSSLCertificate]
-        do {
-            certificates = try NIOSSLCertificate.fromPEMFile(certificateFile)
-        } catch {
-            throw HTTPAPIStartupError(key: "HTTPServer.SSLCrtFilename", file: certificateFile, problem: "cannot load a PEM certificate: \(error)")
-        }
-        guard !certificates.isEmpty else {
-            throw HTTPAPIStartupError(key: "HTTPServer.SSLCrtFilename", file: certificateFile, problem: "holds no PEM certificate")
-        }
-        let key: NIOSSLPrivateKey
-        do {
-            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
-        } catch {
-            throw HTTPAPIStartupError(key: "HTTPServer.SSLKeyFilename", file: keyFile, problem: "cannot load a PEM private key: \(error)")
-        }
-        return TLSConfiguration.makeServerConfiguration(certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
+    /// - Throws: ``StartupError`` naming the file that cannot be read or parsed.
+    static func makeTLSConfiguration(_ configuration: HTTPServerConfiguration) throws(StartupError) -> TLSConfiguration? {
+        try TLSServerFiles.configuration(
+            section: "HTTPServer", certificateFile: configuration.tlsCertificateFile, keyFile: configuration.tlsKeyFile)
     }
 }

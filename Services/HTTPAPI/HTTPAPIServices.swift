@@ -13,11 +13,11 @@ struct HTTPAPIServices {
     let readiness: [AdminServer.ReadinessCheck]
 
     /// Clears this instance's reply stream, then builds the services.
-    /// - Throws: ``HTTPAPIStartupError`` without a central key or with an unusable TLS file.
-    static func make(runtime: ServiceRuntime) async throws(HTTPAPIStartupError) -> HTTPAPIServices {
+    /// - Throws: ``StartupError`` without a central key or with an unusable TLS file.
+    static func make(runtime: ServiceRuntime) async throws(StartupError) -> HTTPAPIServices {
         let configuration = runtime.configuration
         guard let centralKey = configuration.central.authKey else {
-            throw HTTPAPIStartupError(
+            throw StartupError(
                 key: "Central.AuthKey", problem: "required: every call must carry it as its bearer key (or set IOTS_CENTRAL_AUTHKEY)")
         }
         let metrics = HTTPAPIMetrics()

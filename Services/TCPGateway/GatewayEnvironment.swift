@@ -41,7 +41,7 @@ final class GatewayEnvironment: Sendable {
         publisher: StreamPublisher,
         authenticator: Authenticator,
         metrics: GatewayMetrics
-    ) throws(GatewayStartupError) {
+    ) throws(StartupError) {
         let server = runtime.configuration.tcpServer
         self.instanceID = runtime.instanceID
         self.keys = runtime.keys
@@ -60,7 +60,7 @@ final class GatewayEnvironment: Sendable {
             do {
                 self.elsewhereResponse = try InitiationResponse(ok: true, rule: .redirect(host: host, port: UInt16(port)))
             } catch {
-                throw GatewayStartupError(key: "TCPServer.RedirectHost", file: nil, problem: "\(error)")
+                throw StartupError(key: "TCPServer.RedirectHost", file: nil, problem: "\(error)")
             }
         } else {
             self.elsewhereResponse = .refused

@@ -14,8 +14,8 @@ struct GatewayServices {
     let services: [any Service]
     let readiness: [AdminServer.ReadinessCheck]
 
-    /// - Throws: ``GatewayStartupError`` for an unusable TLS file or redirect target.
-    init(runtime: ServiceRuntime, group: MultiThreadedEventLoopGroup = .singleton) throws(GatewayStartupError) {
+    /// - Throws: ``StartupError`` for an unusable TLS file or redirect target.
+    init(runtime: ServiceRuntime, group: MultiThreadedEventLoopGroup = .singleton) throws(StartupError) {
         let configuration = runtime.configuration
         let metrics = GatewayMetrics()
         let tlsContext = try GatewayServer.makeTLSContext(configuration.tcpServer)

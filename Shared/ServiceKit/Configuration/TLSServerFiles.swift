@@ -1,0 +1,31 @@
+import NIOSSL
+
+/// The server certificate chain and private key a configuration section names with
+/// `SSLCrtFilename` and `SSLKeyFilename` (the reference keys), loaded once at start.
+public enum TLSServerFiles {
+    /// The TLS server configuration of `section` (`TCPServer`, `HTTPServer`), or nil when it
+    /// names no certificate (TLS off).
+    /// - Throws: `StartupError` naming `<section>.SSLCrtFilename` or `<section>.SSLKeyFilename`
+    ///   and the file that cannot be read or parsed.
+    public static func configuration(
+        section: String, certificateFile: String?, keyFile: String?
+    ) throws(StartupError) -> TLSConfiguration? {
+        guard let certificateFile, let keyFile else { return nil }
+        let certificates: [NIOSSLCertificate]
+        do {
+            certificates = try NIOSSLCertificate.fromPEMFile(certificateFile)
+        } catch {
+            throw StartupError(key: "\(section).SSLCrtFilename", file: certificateFile, problem: "cannot load a PEM certificate: \(error)")
+        }
+        guard !certificates.isEmpty else {
+            throw StartupError(key: "\(section).SSLCrtFilename", file: certificateFile, problem: "holds no PEM certificate")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        } catch {
+            throw StartupError(key: "\(section).SSLKeyFilename", file: keyFile, problem: "cannot load a PEM private key: \(error)")
+        }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
+    }
+}

@@ -200,24 +200,30 @@ struct MessageRouter: Sendable {
                 .string(replyStream), .string(correlation), .integer(self.settings.inFlightSafetyMilliseconds),
             ]
         ) { reply in
-            switch reply.string {
-            case "sent":
-                self.metrics.requestsSent.increment()
-                return []
-            case "held":
-                self.metrics.requestsHeld.increment()
-                return []
-            case "busy":
-                self.metrics.requestsBusy.increment()
-                return self.answer(origin, member: member, code: .trackingInProgress)
-            case "absent", "full":
-                if let alternative = whenAbsent() { return alternative }
-                fallthrough
-            default:
-                self.metrics.requestsRefused.increment()
-                self.logger.debug("request not deliverable", metadata: ["member": "\(member.text)", "outcome": "\(reply.string ?? "?")"])
-                return self.answer(origin, member: member, code: .destinationNotFound)
+            if reply.string == "absent" || reply.string == "full", let alternative = whenAbsent() {
+                return alternative
             }
+            return self.requestOutcome(reply.string, origin: origin, member: member)
+        }
+    }
+
+    /// Counts what became of a request and answers its origin when it could not be sent:
+    /// 0xA2 for a tracking number already in progress, 0xA0 when it cannot be delivered.
+    private func requestOutcome(_ outcome: String?, origin: RequestOrigin, member: InFlightMember) -> [PlannedCall] {
+        switch outcome {
+        case "sent":
+            self.metrics.requestsSent.increment()
+            return []
+        case "held":
+            self.metrics.requestsHeld.increment()
+            return []
+        case "busy":
+            self.metrics.requestsBusy.increment()
+            return self.answer(origin, member: member, code: .trackingInProgress)
+        default:
+            self.metrics.requestsRefused.increment()
+            self.logger.debug("request not deliverable", metadata: ["member": "\(member.text)", "outcome": "\(outcome ?? "?")"])
+            return self.answer(origin, member: member, code: .destinationNotFound)
         }
     }
 
@@ -260,20 +266,7 @@ struct MessageRouter: Sendable {
         ) { reply in
             let outcome = reply.array?.first?.string
             let member = InFlightMember(.towardObject, object: uid, tracking: UInt16(clamping: max(0, reply.array?.last?.int ?? 0)))
-            switch outcome {
-            case "sent":
-                self.metrics.requestsSent.increment()
-                return []
-            case "held":
-                self.metrics.requestsHeld.increment()
-                return []
-            case "busy":
-                self.metrics.requestsBusy.increment()
-                return self.answer(origin, member: member, code: .trackingInProgress)
-            default:
-                self.metrics.requestsRefused.increment()
-                return self.answer(origin, member: member, code: .destinationNotFound)
-            }
+            return self.requestOutcome(outcome, origin: origin, member: member)
         }
     }
 

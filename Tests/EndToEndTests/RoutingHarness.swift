@@ -20,6 +20,17 @@ final class RoutingHarness: @unchecked Sendable {
 
     static let centralKey = try! AuthKey(hex: TestStack.centralKeyHex)
 
+    /// The two objects the routing suites use: `ObjTest` in `Sensors` (telemetry on) and
+    /// `PLC-7` in `PLC` (telemetry off), and the ACL holding both.
+    static let sensorKey = try! AuthKey(hex: "00112233445566778899aabbccddeeff")
+    static let plcKey = try! AuthKey(hex: "ffeeddccbbaa99887766554433221100")
+    static let sensor = try! UID("ObjTest")
+    static let plc = try! UID("PLC-7")
+    static let acl = [
+        ACLEntry(group: try! GroupName("Sensors"), uid: sensor, key: sensorKey),
+        ACLEntry(group: try! GroupName("PLC"), uid: plc, key: plcKey),
+    ]
+
     private init(
         redis: TestRedis, stack: TestStack, client: RedisClient, router: ServiceProcess, gatewayA: ServiceProcess,
         gatewayB: ServiceProcess, portB: Int

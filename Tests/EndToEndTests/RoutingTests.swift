@@ -6,14 +6,11 @@ import TestSupport
 /// Issue 3's acceptance: IoTSocket sessions end to end across two gateways and a router.
 @Suite("Routing between objects and the central", .serialized)
 struct RoutingTests {
-    static let sensorKey = try! AuthKey(hex: "00112233445566778899aabbccddeeff")
-    static let plcKey = try! AuthKey(hex: "ffeeddccbbaa99887766554433221100")
-    static let sensor = try! UID("ObjTest")
-    static let plc = try! UID("PLC-7")
-    static let acl = [
-        ACLEntry(group: try! GroupName("Sensors"), uid: sensor, key: sensorKey),
-        ACLEntry(group: try! GroupName("PLC"), uid: plc, key: plcKey),
-    ]
+    static let sensorKey = RoutingHarness.sensorKey
+    static let plcKey = RoutingHarness.plcKey
+    static let sensor = RoutingHarness.sensor
+    static let plc = RoutingHarness.plc
+    static let acl = RoutingHarness.acl
 
     static func payloads() throws -> [PayloadBlock] {
         [

@@ -9,14 +9,11 @@ import TestSupport
 /// identified telemetry, through real udp-telemetry, router and gateway processes.
 @Suite("Telemetry from devices to the central", .serialized)
 struct TelemetryRoutingTests {
-    static let sensorKey = try! AuthKey(hex: "00112233445566778899aabbccddeeff")
-    static let plcKey = try! AuthKey(hex: "ffeeddccbbaa99887766554433221100")
-    static let sensor = try! UID("ObjTest")
-    static let plc = try! UID("PLC-7")
-    static let acl = [
-        ACLEntry(group: try! GroupName("Sensors"), uid: sensor, key: sensorKey),
-        ACLEntry(group: try! GroupName("PLC"), uid: plc, key: plcKey),
-    ]
+    static let sensorKey = RoutingHarness.sensorKey
+    static let plcKey = RoutingHarness.plcKey
+    static let sensor = RoutingHarness.sensor
+    static let plc = RoutingHarness.plc
+    static let acl = RoutingHarness.acl
 
     @Test("a device's UDP telemetry in each format reaches the central as ToT 0x6 with its UID; bad datagrams do not")
     func telemetryToCentral() async throws {

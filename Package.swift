@@ -157,6 +157,10 @@ let package = Package(
             dependencies: ["RedisBus", "TestSupport", .product(name: "NIOPosix", package: nio)]
         ),
         .testTarget(
+            name: "MessagingTests",
+            dependencies: ["IoTSocket", "Messaging", "RedisBus"]
+        ),
+        .testTarget(
             name: "ServiceKitTests",
             dependencies: ["ServiceKit", "TestSupport"]
         ),

@@ -9,8 +9,8 @@ import ServiceLifecycle
 /// Routes accepted telemetry (`iots:telemetry`, group `router`) to the central.
 ///
 /// Each record goes to the central's TCP session as identified telemetry (ToT 0x6 with the
-/// object's UID); a batch is one script call, its frames packed into few stream entries. While the central's session is kept, records are held and replayed when it
-/// returns (within the keep delay); with no central session at all they go to the telemetry
+/// object's UID); a batch is one script call, its frames packed into few stream entries. While
+/// the central's session is kept, records are held and replayed when it returns (within the keep delay); with no central session at all they go to the telemetry
 /// webhook when one is configured, else they are counted as undeliverable. A batch is routed in
 /// one pipeline in stream order, so order per device is kept.
 struct TelemetryRouter: Service {
@@ -40,7 +40,9 @@ struct TelemetryRouter: Service {
                 group: "router",
                 consumer: self.runtime.instanceID,
                 startID: "0",
-                batchSize: 512,
+                // Entries pack up to TelemetryRecord.maxPerEntry records: at most 8 192 frames
+                // per script call, so one call never holds Redis for long.
+                batchSize: 128,
                 block: .milliseconds(500),
                 reclaimAfter: .seconds(30)
             ),
@@ -61,14 +63,14 @@ struct TelemetryRouter: Service {
         var records: [TelemetryRecord] = []
         records.reserveCapacity(entries.count)
         for entry in entries {
-            guard let record = try? TelemetryRecord(entry: entry) else {
+            guard let packed = try? TelemetryRecord.records(in: entry) else {
                 self.malformed.increment()
                 continue
             }
-            if record.receivedAtMilliseconds > 0 {
+            for record in packed where record.receivedAtMilliseconds > 0 {
                 self.latency.recordMilliseconds(max(0, now - record.receivedAtMilliseconds))
             }
-            records.append(record)
+            records.append(contentsOf: packed)
         }
         guard !records.isEmpty else { return entries.map(\.id) }
         let keys = self.runtime.keys

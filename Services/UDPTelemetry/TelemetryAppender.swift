@@ -5,11 +5,12 @@ import ServiceKit
 import ServiceLifecycle
 
 /// Appends accepted telemetry to the telemetry stream in pipelined `XADD` batches, in the
-/// order each event loop accepted it.
+/// order each event loop accepted it (each `XADD` packs up to ``TelemetryRecord/maxPerEntry``
+/// datagrams into one entry).
 ///
-/// Each loop's handler queues entries in that loop's ``TelemetryOutbox``; for each outbox a
+/// Each loop's handler queues records in that loop's ``TelemetryOutbox``; for each outbox a
 /// child task takes everything queued, sends it as pipelines of at most `appendBatchLimit`
-/// commands, one at a time, and repeats. The outbox's doorbell wakes it when the outbox goes
+/// datagrams, one at a time, and repeats. The outbox's doorbell wakes it when the outbox goes
 /// from empty to not empty, so batches grow by themselves with the load: while one is in
 /// flight the next accumulates. One drain per loop keeps each loop's order (a device's
 /// datagrams always arrive on the same loop) while the loops' batches are encoded in parallel
@@ -85,35 +86,42 @@ final class TelemetryAppender: Service, Sendable {
 
     /// Takes what `outbox` has queued and appends it, batch by batch.
     private func flush(_ outbox: TelemetryOutbox, shutdownDeadline: inout ContinuousClock.Instant?) async {
-        guard let commands = try? await outbox.eventLoop.submit({ outbox.takeAll() }).get() else { return }
+        guard let appends = try? await outbox.eventLoop.submit({ outbox.takeAll() }).get() else { return }
         var start = 0
-        while start < commands.count {
-            let end = min(start + self.batchLimit, commands.count)
-            await self.append(commands[start..<end], shutdownDeadline: &shutdownDeadline)
+        while start < appends.count {
+            var end = start
+            var records = 0
+            while end < appends.count, end == start || records + appends[end].records <= self.batchLimit {
+                records += appends[end].records
+                end += 1
+            }
+            await self.append(appends[start..<end], shutdownDeadline: &shutdownDeadline)
             start = end
         }
     }
 
-    /// Sends one batch until Redis takes it; gives up (counting its entries) only when the task
+    /// Sends one batch until Redis takes it; gives up (counting its records) only when the task
     /// is cancelled or the shutdown flush time has run out.
-    private func append(_ batch: ArraySlice<[RedisArgument]>, shutdownDeadline: inout ContinuousClock.Instant?) async {
+    private func append(_ batch: ArraySlice<PackedAppend>, shutdownDeadline: inout ContinuousClock.Instant?) async {
         var failures = 0
+        let records = batch.reduce(0) { $0 + $1.records }
         while true {
             let started = ContinuousClock.now
             do {
-                let replies = try await self.redis.pipeline(Array(batch))
+                let replies = try await self.redis.pipeline(batch.map(\.command))
                 self.metrics.appendLatency.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds)
-                self.metrics.appendBatchSize.record(batch.count)
+                self.metrics.appendBatchSize.record(records)
                 var refused = 0
                 var firstRefusal: String?
-                for case .error(let message) in replies {
-                    refused += 1
+                for (append, reply) in zip(batch, replies) {
+                    guard case .error(let message) = reply else { continue }
+                    refused += append.records
                     firstRefusal = firstRefusal ?? message
                 }
-                self.metrics.appended.increment(by: batch.count - refused)
+                self.metrics.appended.increment(by: records - refused)
                 if let firstRefusal {
                     self.metrics.dropped(.appendRefused, count: refused)
-                    self.logger.error("telemetry appends refused", metadata: ["entries": "\(refused)", "error": "\(firstRefusal)"])
+                    self.logger.error("telemetry appends refused", metadata: ["records": "\(refused)", "error": "\(firstRefusal)"])
                 }
                 if failures > 0 {
                     self.logger.info("telemetry appends resumed", metadata: ["failedAttempts": "\(failures)"])
@@ -130,18 +138,18 @@ final class TelemetryAppender: Service, Sendable {
                     let left = deadline - .now
                     delay = min(delay, left)
                     guard left > .zero else {
-                        self.giveUp(batch.count, after: failures, error: error)
+                        self.giveUp(records, after: failures, error: error)
                         return
                     }
                 }
                 guard !Task.isCancelled else {
-                    self.giveUp(batch.count, after: failures, error: error)
+                    self.giveUp(records, after: failures, error: error)
                     return
                 }
                 if failures == 1 || failures.isMultiple(of: 50) {
                     self.logger.warning(
                         "telemetry append failed, retrying",
-                        metadata: ["entries": "\(batch.count)", "attempt": "\(failures)", "retryIn": "\(delay)", "error": "\(error)"])
+                        metadata: ["records": "\(records)", "attempt": "\(failures)", "retryIn": "\(delay)", "error": "\(error)"])
                 }
                 try? await Task.sleep(for: delay)
             }
@@ -151,6 +159,6 @@ final class TelemetryAppender: Service, Sendable {
     private func giveUp(_ count: Int, after failures: Int, error: any Error) {
         self.metrics.dropped(.backpressure, count: count)
         self.logger.error(
-            "telemetry appends lost", metadata: ["entries": "\(count)", "attempts": "\(failures)", "error": "\(error)"])
+            "telemetry appends lost", metadata: ["records": "\(count)", "attempts": "\(failures)", "error": "\(error)"])
     }
 }

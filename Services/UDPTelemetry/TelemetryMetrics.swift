@@ -10,7 +10,7 @@ final class TelemetryMetrics: Sendable {
     let received = Counter(label: "iots_udp_datagrams_received_total")
     /// Datagrams with a valid token, queued for the telemetry stream.
     let accepted = Counter(label: "iots_udp_datagrams_accepted_total")
-    /// Entries Redis confirmed on the telemetry stream.
+    /// Datagrams (records) Redis confirmed on the telemetry stream.
     let appended = Counter(label: "iots_udp_telemetry_appended_total")
     private let dropped: [Counter]
 
@@ -23,7 +23,7 @@ final class TelemetryMetrics: Sendable {
     let tokenLookupFailures = Counter(label: "iots_udp_token_lookup_failures_total")
     let tokenLookupLatency = Metrics.Timer(label: "iots_udp_token_lookup_latency_seconds")
 
-    /// Pipelined `XADD` batches: entries per batch, time per batch, batches retried.
+    /// Pipelined `XADD` batches: datagrams per batch, time per batch, batches retried.
     let appendBatchSize = Recorder(label: "iots_udp_append_batch_size")
     let appendLatency = Metrics.Timer(label: "iots_udp_append_latency_seconds")
     let appendFailures = Counter(label: "iots_udp_append_failures_total")

@@ -2,16 +2,26 @@ import Messaging
 import NIOCore
 import RedisBus
 
+/// One `XADD` waiting in a ``TelemetryOutbox``: up to ``TelemetryRecord/maxPerEntry`` accepted
+/// datagrams packed into one stream entry.
+struct PackedAppend: Sendable {
+    var command: [RedisArgument]
+    /// Datagrams (records) the entry holds.
+    var records: Int
+}
+
 /// One event loop's accepted telemetry, waiting for the ``TelemetryAppender``, as ready-made
-/// `XADD` commands in arrival order.
+/// `XADD` commands in arrival order, each packing up to ``TelemetryRecord/maxPerEntry``
+/// datagrams.
 ///
 /// Only the loop's datagram handler appends, synchronously and without a lock, so the order in
-/// which one socket accepted datagrams is the order of their entries. Bounded by entries and
+/// which one socket accepted datagrams is the order of their records. Bounded by records and
 /// by payload bytes: when Redis lags or is down, what does not fit is refused (the caller
 /// counts it as ``DropReason/backpressure``).
 final class TelemetryOutbox: Sendable {
     private struct Queue {
-        var commands: [[RedisArgument]] = []
+        var appends: [PackedAppend] = []
+        var records = 0
         var payloadBytes = 0
     }
 
@@ -36,22 +46,31 @@ final class TelemetryOutbox: Sendable {
         self.byteCapacity = settings.outboxByteCapacity
     }
 
-    /// Queues the stream entry of one accepted datagram; false (nothing queued) when full.
+    /// Queues the record of one accepted datagram; false (nothing queued) when full.
     ///
-    /// The entry is a ``TelemetryRecord`` (`uid` hex, `p` payload block wire bytes, `at` Unix
-    /// ms), written from the datagram's own bytes rather than through `TelemetryRecord.fields`,
+    /// The record (`uid` hex, `p` payload block wire bytes, `at` Unix ms, see
+    /// ``TelemetryRecord``) joins the newest `XADD` while it has room, else starts one. It is
+    /// written from the datagram's own bytes rather than through `TelemetryRecord.fields`,
     /// which would decode and re-encode the block on the hot path. Call on ``eventLoop`` only.
     func append(uid: String, payloadBlock: [UInt8], receivedAtMilliseconds: Int) -> Bool {
         let wasEmpty = self.queue.withValue { queue -> Bool? in
-            guard queue.commands.count < self.capacity, queue.payloadBytes + payloadBlock.count <= self.byteCapacity else {
+            guard queue.records < self.capacity, queue.payloadBytes + payloadBlock.count <= self.byteCapacity else {
                 return nil
             }
-            queue.commands.append([
-                "XADD", self.stream, "MAXLEN", "~", self.maxLength, "*",
-                "uid", .string(uid), "p", .bytes(payloadBlock), "at", .integer(receivedAtMilliseconds),
-            ])
+            let wasEmpty = queue.records == 0
+            let last = queue.appends.count - 1
+            if last >= 0, queue.appends[last].records < TelemetryRecord.maxPerEntry {
+                queue.appends[last].command.append(contentsOf: ["uid", .string(uid), "p", .bytes(payloadBlock), "at", .integer(receivedAtMilliseconds)])
+                queue.appends[last].records += 1
+            } else {
+                var command: [RedisArgument] = ["XADD", self.stream, "MAXLEN", "~", self.maxLength, "*"]
+                command.reserveCapacity(6 + 6 * TelemetryRecord.maxPerEntry)
+                command.append(contentsOf: ["uid", .string(uid), "p", .bytes(payloadBlock), "at", .integer(receivedAtMilliseconds)])
+                queue.appends.append(PackedAppend(command: command, records: 1))
+            }
+            queue.records += 1
             queue.payloadBytes += payloadBlock.count
-            return queue.commands.count == 1
+            return wasEmpty
         }
         guard let wasEmpty else { return false }
         if wasEmpty {
@@ -66,10 +85,10 @@ final class TelemetryOutbox: Sendable {
     }
 
     /// Everything queued, oldest first; the outbox is empty afterwards. Call on ``eventLoop``.
-    func takeAll() -> [[RedisArgument]] {
+    func takeAll() -> [PackedAppend] {
         self.queue.withValue { queue in
             defer { queue = Queue() }
-            return queue.commands
+            return queue.appends
         }
     }
 }

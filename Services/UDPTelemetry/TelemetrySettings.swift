@@ -65,7 +65,9 @@ struct TelemetrySettings: Sendable {
     /// are dropped (`reason="backpressure"`).
     var outboxCapacity = 65_536
     var outboxByteCapacity = 32 << 20
-    /// Most `XADD`s per pipelined batch.
+    /// Most datagrams per pipelined batch of `XADD`s (each packing up to
+    /// `TelemetryRecord.maxPerEntry`): a batch is a few hundred kilobytes at most, so token
+    /// lookups sharing the Redis connection never wait long behind one.
     var appendBatchLimit = 4_096
     /// How long shutdown keeps retrying to append what is buffered before giving up on it.
     var shutdownFlushTimeout: Duration = .seconds(5)

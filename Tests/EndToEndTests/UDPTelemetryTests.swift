@@ -341,22 +341,24 @@ final class UDPTelemetryHarness: Sendable {
         return Array(buffer.readableBytesView)
     }
 
-    /// Every entry of the telemetry stream, decoded as the router and remote-sync decode them.
+    /// Every record of the telemetry stream in order, decoded as the router and remote-sync
+    /// decode them (an entry may pack several).
     func allRecords() async throws -> [TelemetryRecord] {
-        try await self.client.xrange(self.keys.telemetryStream).map { try TelemetryRecord(entry: $0) }
+        try await self.client.xrange(self.keys.telemetryStream).flatMap { try TelemetryRecord.records(in: $0) }
     }
 
-    /// Waits (10 s at most) until the stream holds `count` entries and returns them.
+    /// Waits (10 s at most) until the stream holds `count` records and returns them.
     func records(count: Int) async throws -> [TelemetryRecord] {
         let deadline = ContinuousClock.now + .seconds(10)
+        var found: [TelemetryRecord] = []
         while ContinuousClock.now < deadline {
-            if try await self.client.xlen(self.keys.telemetryStream) >= count {
-                return try await self.allRecords()
+            found = try await self.allRecords()
+            if found.count >= count {
+                return found
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let found = try await self.client.xlen(self.keys.telemetryStream)
-        throw TestSupportError.timeout("\(count) telemetry entries (found \(found)); service output:\n\(self.service.output)")
+        throw TestSupportError.timeout("\(count) telemetry records (found \(found.count)); service output:\n\(self.service.output)")
     }
 
     /// Polls `/metrics` until `condition` holds (5 s at most), then returns the last scrape

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import IoTSocket
 import Messaging
@@ -10,8 +11,9 @@ import RedisBus
 /// datagrams to a running udp-telemetry from several sockets, and counts what reached the
 /// telemetry stream.
 ///
-/// Accepted entries are counted with `XINFO STREAM … entries-added`, which trimming
-/// (`MAXLEN ~`) does not lower, so long runs are measured correctly.
+/// Accepted datagrams are counted with the service's own `iots_udp_telemetry_appended_total`
+/// (datagrams Redis confirmed on the stream; one entry packs up to 64 of them), read from its
+/// admin `/metrics` before and after the run.
 struct UDPIngestBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "udp-ingest",
@@ -22,6 +24,7 @@ struct UDPIngestBenchmark: AsyncParsableCommand {
     @Option(help: "Key prefix of the concentrator in Redis.") var prefix = "iots:"
     @Option(help: "udp-telemetry host.") var host = "127.0.0.1"
     @Option(help: "udp-telemetry port.") var port = 50505
+    @Option(help: "udp-telemetry's admin metrics URL (counts the datagrams it appended).") var metrics = "http://127.0.0.1:9103/metrics"
     @Option(help: "Devices (tokens seeded in Redis); each sends from one socket.") var devices = 1_000
     @Option(help: "Datagrams per second in total (0: as fast as possible).") var rate = 0
     @Option(help: "Seconds to send.") var seconds = 10
@@ -40,7 +43,7 @@ struct UDPIngestBenchmark: AsyncParsableCommand {
         let client = try RedisClient(url: self.redis)
         let keys = KeySpace(prefix: self.prefix)
         let datagrams = try await self.seedDevices(client: client, keys: keys)
-        let before = try await Self.entriesAdded(client: client, stream: keys.telemetryStream)
+        let before = try await Self.appended(metricsURL: self.metrics)
 
         let target = try SocketAddress.makeAddressResolvingHost(self.host, port: self.port)
         let senderCount = min(self.senders, self.devices)
@@ -66,7 +69,7 @@ struct UDPIngestBenchmark: AsyncParsableCommand {
             return try await group.reduce(0, +)
         }
         let sendSeconds = Self.seconds(ContinuousClock.now - started)
-        let after = try await Self.settledEntriesAdded(client: client, stream: keys.telemetryStream)
+        let after = try await Self.settledAppended(metricsURL: self.metrics)
         for channel in channels {
             try? await channel.close()
         }
@@ -138,35 +141,32 @@ struct UDPIngestBenchmark: AsyncParsableCommand {
         return sent
     }
 
-    /// `entries-added` of the stream (every entry ever appended, trimming notwithstanding);
-    /// 0 when the stream does not exist yet.
-    private static func entriesAdded(client: RedisClient, stream: String) async throws -> Int {
-        let reply: RedisValue
-        do {
-            reply = try await client.send(["XINFO", "STREAM", .string(stream)])
-        } catch let error as RedisError where error.serverErrorCode == "ERR" {
-            return 0  // no such key
-        }
-        let fields = reply.array ?? []
-        var index = 0
-        while index + 1 < fields.count {
-            if fields[index].string == "entries-added", let value = fields[index + 1].int {
-                return value
+    /// The service's `iots_udp_telemetry_appended_total` (summed over its label sets).
+    private static func appended(metricsURL: String) async throws -> Int {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: metricsURL), timeout: .seconds(5))
+        guard response.status == .ok else { throw ValidationError("\(metricsURL) answered \(response.status)") }
+        let text = String(buffer: try await response.body.collect(upTo: 16 << 20))
+        var total = 0.0
+        var seen = false
+        for line in text.split(separator: "\n") where line.hasPrefix("iots_udp_telemetry_appended_total") {
+            if let value = line.split(separator: " ").last.flatMap({ Double($0) }) {
+                total += value
+                seen = true
             }
-            index += 2
         }
-        throw RedisError.unexpectedReply(command: "XINFO STREAM", reply: "no entries-added (Redis 7 or later is needed)")
+        guard seen else { throw ValidationError("\(metricsURL) has no iots_udp_telemetry_appended_total: is it udp-telemetry's admin port?") }
+        return Int(total)
     }
 
     /// Waits until the service has appended what it will (the count is unchanged for a second,
     /// or 20 s have passed) and returns the count.
-    private static func settledEntriesAdded(client: RedisClient, stream: String) async throws -> Int {
+    private static func settledAppended(metricsURL: String) async throws -> Int {
         let giveUp = ContinuousClock.now + .seconds(20)
-        var last = try await Self.entriesAdded(client: client, stream: stream)
+        var last = try await Self.appended(metricsURL: metricsURL)
         var unchangedSince = ContinuousClock.now
         while ContinuousClock.now < giveUp, ContinuousClock.now - unchangedSince < .seconds(1) {
             try await Task.sleep(for: .milliseconds(100))
-            let now = try await Self.entriesAdded(client: client, stream: stream)
+            let now = try await Self.appended(metricsURL: metricsURL)
             if now != last {
                 last = now
                 unchangedSince = .now

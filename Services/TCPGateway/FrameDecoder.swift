@@ -2,15 +2,13 @@ import IoTSocket
 import NIOCore
 
 /// Splits a session's byte stream into ``InboundFrame`` values (the decoded transmission and
-/// its exact wire bytes).
+/// its exact wire bytes); ``SessionHandler`` calls it on what it reads.
 ///
 /// Like `TransmissionDecoder`, a transmission announcing more than `maxTransmissionLength`
 /// bytes fails with ``IoTSocketError/transmissionTooLong(length:maximum:)`` as soon as its
 /// length fields are readable, before its data is waited for or buffered. Any error leaves the
 /// stream unusable: the session answers Close 0x00 and disconnects.
-struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
-    typealias InboundOut = InboundFrame
-
+struct FrameDecoder {
     /// The most bytes one transmission may take: header, UID and data.
     let maxTransmissionLength: Int
 
@@ -18,7 +16,8 @@ struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         self.maxTransmissionLength = maxTransmissionLength
     }
 
-    mutating func decode(buffer: inout ByteBuffer) throws -> InboundFrame? {
+    /// The next whole frame at the start of `buffer` (consumed), or nil until one is complete.
+    func decode(buffer: inout ByteBuffer) throws(IoTSocketError) -> InboundFrame? {
         guard let length = try Transmission.frameLength(peekingAt: buffer) else { return nil }
         guard length <= self.maxTransmissionLength else {
             throw IoTSocketError.transmissionTooLong(length: length, maximum: self.maxTransmissionLength)
@@ -29,9 +28,5 @@ struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard let transmission = try Transmission.read(from: &parsing, maximumLength: length) else { return nil }
         buffer.moveReaderIndex(forwardBy: length)
         return InboundFrame(transmission: transmission, wireBytes: frame)
-    }
-
-    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> InboundFrame? {
-        try self.decode(buffer: &buffer)
     }
 }

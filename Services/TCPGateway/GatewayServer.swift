@@ -25,7 +25,7 @@ struct GatewayServer: Service {
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             // Devices mostly send a few bytes at a time: start reads small and let NIO grow them
             // for the peers (the central) that send more, so idle sessions stay light.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 64, maximum: 65_536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = HandshakeHandler(

@@ -259,16 +259,15 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             outbox: self.outbox,
             address: RouterMessage.ConnectionAddress(uid: uid, gateway: self.environment.instanceID, connection: connectionID),
             statedMaxTransmissionLength: initiation.statedMaxTransmissionLength,
-            remoteAddress: self.remoteAddress
+            remoteAddress: self.remoteAddress,
+            maxTransmissionLength: uid.isCentral ? server.centralMaxTransmissionLength : server.maxTransmissionLength
         )
-        let decoder = ByteToMessageHandler(
-            FrameDecoder(maxTransmissionLength: uid.isCentral ? server.centralMaxTransmissionLength : server.maxTransmissionLength))
         self.environment.metrics.loginsAccepted.increment()
         var bytes = context.channel.allocator.buffer(capacity: 1)
         Validation.accepted.write(to: &bytes)
         context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
         do {
-            try context.pipeline.syncOperations.addHandlers([decoder, session], position: .after(self))
+            try context.pipeline.syncOperations.addHandler(session, position: .after(self))
         } catch {
             self.environment.logger.error("cannot install the session handlers", metadata: ["conn": "\(connectionID)", "error": "\(error)"])
             context.close(promise: nil)

@@ -235,6 +235,46 @@ struct GatewayHandshakeTests {
         #expect(frame == Array(expected.readableBytesView))
     }
 
+    @Test("transmissions split across reads, and several in one read, arrive whole and in order")
+    func framesAcrossReads() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        defer { Task { await device.close() } }
+        let payload = try PayloadBlock(format: .binary, data: (0..<100).map { UInt8($0 * 2 % 256) })
+        let requests = (1...3).map { Transmission.request(uid: nil, tracking: UInt16($0), payload: payload) }
+        var bytes = ByteBuffer()
+        for request in requests {
+            request.write(to: &bytes)
+        }
+        let wire = Array(bytes.readableBytesView)
+        // The first request in three pieces (header, mid-payload, rest + the start of the
+        // second), each its own read; then the remaining two together.
+        let cuts = [1, 50, wire.count / 3 + 20]
+        var start = 0
+        for cut in cuts {
+            try await device.sendRaw(Array(wire[start..<cut]))
+            start = cut
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await device.sendRaw(Array(wire[start...]))
+        let frames = try await gateway.routerMessages(count: 4)
+        var expected: [[UInt8]] = []
+        for request in requests {
+            var one = ByteBuffer()
+            request.write(to: &one)
+            expected.append(Array(one.readableBytesView))
+        }
+        let published = frames.dropFirst().compactMap { message -> [UInt8]? in
+            guard case .transmission(_, let frame) = message else { return nil }
+            return frame
+        }
+        #expect(published == expected)
+        // Still a working session afterwards.
+        try await device.send(.ping)
+        #expect(try await device.receive() == .pong)
+    }
+
     @Test("a malformed transmission gets Close 0x00, then the connection ends")
     func malformedFrameClosed() async throws {
         let gateway = try await GatewayUnderTest.start()

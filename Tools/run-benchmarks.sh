@@ -31,7 +31,13 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --d
 pids+=($!)
 for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis="redis://127.0.0.1:$redis_port"
-openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+# The TLS gateway's key: ECDSA P-256 (what README recommends); BENCH_TLS_KEY=rsa for RSA-2048.
+if [ "${BENCH_TLS_KEY:-ec}" = rsa ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+else
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost -days 2 \
+        -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+fi
 declare -A admin
 for service in router tcp-gateway tcp-gateway-tls udp-telemetry http-api webhook-dispatcher; do admin[$service]=$(port); done
 cat >"$work/config.json" <<JSON
@@ -92,7 +98,7 @@ sessions=19000; tls_sessions=3000
 run "redis module: pipelined XADD, 4 batches in flight" redis-xadd --redis "$redis" --count 2000000 --window 4
 run "redis module: pipelined XADD, 1 batch in flight" redis-xadd --redis "$redis" --count 1000000 --window 1
 run "sessions held by one gateway (plain)" sessions --port "$tcp_port" --sessions $sessions --hold 5 --gateway-pid "$pid_tcp_gateway" --redis "$redis"
-run "logins over TLS" sessions --port "$tls_port" --sessions $tls_sessions --hold 1 --tls --gateway-pid "$pid_tcp_gateway_tls" --redis "$redis"
+run "logins over TLS (${BENCH_TLS_KEY:-ec} key)" sessions --port "$tls_port" --sessions $tls_sessions --hold 1 --tls --gateway-pid "$pid_tcp_gateway_tls" --redis "$redis"
 run "central TCP → device RTT, closed loop C=32" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --redis "$redis"
 run "central TCP → device RTT at 5000 req/s" rtt-tcp --port "$tcp_port" --devices 32 --rate 5000 --seconds $seconds --redis "$redis"
 run "HTTP API → device RTT, 32 callers" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 32 --seconds $seconds

@@ -105,14 +105,18 @@ run "HTTP API → device RTT, 32 callers" rtt-http --url "http://127.0.0.1:$http
 run "HTTP API → device RTT at 1000 req/s" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 256 --rate 1000 --seconds $seconds
 run "telemetry end to end (UDP → central TCP) at 50000/s" telemetry --port "$tcp_port" --udp-port "$udp_port" --devices 100 --rate 50000 --seconds $seconds --redis "$redis"
 run "telemetry end to end at 100000/s" telemetry --port "$tcp_port" --udp-port "$udp_port" --devices 100 --rate 100000 --seconds $seconds --redis "$redis"
-# Ingest alone: the router (which consumes the stream) is paused, so the sender, udp-telemetry
-# and Redis have the 2 cores; it resumes and catches up afterwards. Then the same with it running.
+# Ingest at fixed rates: flat out, the sender (whose kernel work for loopback UDP costs more
+# than the service's) takes the cores from the receiver, which measures the sender. First with
+# the router (which consumes the stream) paused, so sender, udp-telemetry and Redis have the 2
+# cores; it resumes and catches up afterwards. Then with it running.
+udp_metrics="http://127.0.0.1:${admin[udp-telemetry]}/metrics"
 kill -STOP "$pid_router"
-run "UDP ingest, as fast as possible (router paused)" udp-ingest --redis "$redis" --port "$udp_port" --metrics "http://127.0.0.1:${admin[udp-telemetry]}/metrics" --devices 1000 --seconds $seconds
+run "UDP ingest at 200000/s (router paused)" udp-ingest --redis "$redis" --port "$udp_port" --metrics "$udp_metrics" --devices 1000 --batch 256 --rate 200000 --seconds $seconds
+run "UDP ingest at 250000/s (router paused)" udp-ingest --redis "$redis" --port "$udp_port" --metrics "$udp_metrics" --devices 1000 --batch 256 --rate 250000 --seconds $seconds
 kill -CONT "$pid_router"
-sleep 2
-run "UDP ingest, as fast as possible (router consuming)" udp-ingest --redis "$redis" --port "$udp_port" --metrics "http://127.0.0.1:${admin[udp-telemetry]}/metrics" --devices 1000 --seconds $seconds
-run "UDP ingest at 50000/s" udp-ingest --redis "$redis" --port "$udp_port" --metrics "http://127.0.0.1:${admin[udp-telemetry]}/metrics" --devices 1000 --rate 50000 --seconds $seconds
+sleep 3
+run "UDP ingest at 200000/s (router consuming)" udp-ingest --redis "$redis" --port "$udp_port" --metrics "$udp_metrics" --devices 1000 --batch 256 --rate 200000 --seconds $seconds
+run "UDP ingest at 50000/s" udp-ingest --redis "$redis" --port "$udp_port" --metrics "$udp_metrics" --devices 1000 --rate 50000 --seconds $seconds
 webhook_jobs=200000
 [ $quick -eq 1 ] && webhook_jobs=20000
 run "telemetry webhooks delivered by one dispatcher" webhook-deliveries --redis "$redis" --count $webhook_jobs --devices 1000 --dispatcher "$bin/webhook-dispatcher"

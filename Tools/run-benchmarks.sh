@@ -120,13 +120,27 @@ run "UDP ingest at 50000/s" udp-ingest --redis "$redis" --port "$udp_port" --met
 webhook_jobs=200000
 [ $quick -eq 1 ] && webhook_jobs=20000
 run "telemetry webhooks delivered by one dispatcher" webhook-deliveries --redis "$redis" --count $webhook_jobs --devices 1000 --dispatcher "$bin/webhook-dispatcher"
+# Five gateways holding sessions together (each up to its 20 000-file limit): the plain one and
+# four more, seven client workers.
+ports=$tcp_port; gateway_pids=$pid_tcp_gateway
+for index in 2 3 4 5; do
+    extra_port=$(port)
+    env IOTS_INSTANCE_ID="gw-extra-$index" IOTS_TCP_PORT="$extra_port" IOTS_ADMIN_PORT="$(port)" \
+        "$bin/tcp-gateway" --config "$work/config.json" >"$work/tcp-gateway-$index.log" 2>&1 &
+    pids+=($!)
+    ports="$ports,$extra_port"; gateway_pids="$gateway_pids,$!"
+done
+sleep 2
+five_sessions=95000
+[ $quick -eq 1 ] && five_sessions=10000
+run "sessions held by five gateways together" sessions --port "$ports" --sessions $five_sessions --workers 7 --hold 5 --gateway-pid "$gateway_pids" --redis "$redis"
 echo
 echo "results: $results"
 python3 - "$results" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    keys = [k for k in ("per_second", "logins_per_second", "gateway_bytes_per_session", "accepted_per_second", "received_per_second",
+    keys = [k for k in ("established", "per_second", "logins_per_second", "gateway_bytes_per_session", "accepted_per_second", "received_per_second",
                         "deliveries_per_second", "p50_ms", "p99_ms", "loss", "errors") if k in r]
     print(f"{r['title']:<52} " + "  ".join(f"{k}={r[k]}" for k in keys))
 PY

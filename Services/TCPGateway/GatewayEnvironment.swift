@@ -30,6 +30,10 @@ final class GatewayEnvironment: Sendable {
     let idleTimeout: TimeAmount
     /// How long after a Ping some traffic must arrive.
     let pongTimeout: TimeAmount
+    /// Bytes one object's connection may have waiting in the gateway while the peer does not
+    /// read; the central, which receives everything, gets 16 times more. Beyond, the connection
+    /// is dropped (see `SessionHandler`).
+    let objectMaxQueuedBytes = 1 << 20
     /// The answer to initiations the gateway does not take (full or draining): the redirect
     /// rule when `RedirectHost`/`RedirectPort` are configured, else a plain refusal.
     let elsewhereResponse: InitiationResponse
@@ -65,6 +69,10 @@ final class GatewayEnvironment: Sendable {
         } else {
             self.elsewhereResponse = .refused
         }
+    }
+
+    func maxQueuedBytes(central: Bool) -> Int {
+        central ? 16 * self.objectMaxQueuedBytes : self.objectMaxQueuedBytes
     }
 
     /// The current time in Unix milliseconds, for events and heartbeats.

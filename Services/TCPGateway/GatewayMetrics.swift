@@ -26,6 +26,8 @@ final class GatewayMetrics: Sendable {
     /// Command stream entries that are not valid `GatewayCommand`s.
     let droppedMalformedCommand = Counter(label: "iots_gateway_frames_dropped_total", dimensions: [("reason", "malformed_command")])
     let pingsSent = Counter(label: "iots_gateway_pings_sent_total")
+    /// Connections dropped because their peer stopped reading and too much waited for it.
+    let slowConsumerCloses = Counter(label: "iots_gateway_slow_consumer_closes_total")
     /// Sessions closed because no traffic followed a Ping in time (session kept).
     let pingTimeouts = Counter(label: "iots_gateway_ping_timeouts_total")
     /// Pipelined XADD batches sent, entries in them, and how long each took.

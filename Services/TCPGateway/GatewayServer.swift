@@ -23,8 +23,13 @@ struct GatewayServer: Service {
             .serverChannelOption(.backlog, value: Int32(configuration.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            // Devices mostly send a few bytes at a time: start reads small and let NIO grow them
-            // for the peers (the central) that send more, so idle sessions stay light.
+            // Writability flips past 256 KiB waiting in the gateway: only then does a write
+            // check how much is queued (SessionHandler drops connections whose peer stopped
+            // reading).
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 << 10, high: 256 << 10))
+            // Devices mostly send a few bytes at a time, and NIO keeps each channel's last read
+            // buffer for reuse: start reads at 64 bytes and let NIO grow them for the peers (the
+            // central) that send more, so idle sessions stay light.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 64, maximum: 65_536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

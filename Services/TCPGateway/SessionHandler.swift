@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import IoTSocket
 import Logging
 import Messaging
@@ -151,6 +156,9 @@ final class SessionHandler: ChannelInboundHandler {
                     metadata: ["uid": "\(self.address.uid)", "conn": "\(self.address.connection)", "length": "\(frame.count)", "max": "\(maximum)"])
                 return
             }
+            if !context.channel.isWritable, self.backlogExceeded(adding: frame.count, context: context) {
+                return
+            }
             var bytes = context.channel.allocator.buffer(capacity: frame.count)
             bytes.writeBytes(frame)
             self.environment.metrics.framesOut.increment()
@@ -183,6 +191,34 @@ final class SessionHandler: ChannelInboundHandler {
                 "code": "\(self.closeCode.map { "\($0)" } ?? "none (connection lost)")",
             ])
         context.fireChannelInactive()
+    }
+
+    /// A peer that stops reading while frames keep coming for it would make the gateway buffer
+    /// without limit. Past ``GatewayEnvironment/maxQueuedBytes(central:)`` waiting in the
+    /// gateway (beyond what the kernel holds), the connection is reset without a Close (it
+    /// could not be read anyway), so the session is kept: the router holds what comes next and
+    /// replays it when the element is back; requests lost with the connection get 0xA1 at
+    /// their deadline, like on any lost connection.
+    /// - Returns: true when the connection was dropped (the frame is not written).
+    private func backlogExceeded(adding count: Int, context: ChannelHandlerContext) -> Bool {
+        let queued = (try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+        let limit = self.environment.maxQueuedBytes(central: self.address.uid.isCentral)
+        guard queued + count > limit else { return false }
+        self.environment.metrics.slowConsumerCloses.increment()
+        self.environment.logger.warning(
+            "peer does not read: connection dropped, session kept",
+            metadata: [
+                "uid": "\(self.address.uid)", "conn": "\(self.address.connection)", "queuedBytes": "\(queued)", "limit": "\(limit)",
+            ])
+        self.state = .closing
+        // Abortive close (RST): a plain one would leave the FIN queued behind megabytes the peer
+        // never reads, holding the socket and its kernel buffers open.
+        if let socket = context.channel as? any SocketOptionProvider {
+            socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+        return true
     }
 
     // MARK: Rules

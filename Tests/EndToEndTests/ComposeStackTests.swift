@@ -359,7 +359,7 @@ final class ComposeWebhookSink: Sendable {
                     return
                 case .malformed:
                     context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")))
-                        .whenComplete { _ in context.close(promise: nil) }
+                        .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
                     return
                 case .request(let request, let consumed, let close):
                     self.pending.moveReaderIndex(forwardBy: consumed)
@@ -368,7 +368,7 @@ final class ComposeWebhookSink: Sendable {
                     let reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\(close ? "Connection: close\r\n" : "")\r\n"
                     let written = context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: reply)))
                     if close {
-                        written.whenComplete { _ in context.close(promise: nil) }
+                        written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
                         return
                     }
                 }

@@ -351,6 +351,36 @@ struct GatewayHandshakeTests {
         }
     }
 
+    @Test("a device that stops reading is dropped once 1 MiB waits for it; its session is kept")
+    func slowConsumerDropped() async throws {
+        let gateway = try await GatewayUnderTest.start()
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        defer { Task { await device.close() } }
+        let connection = try await gateway.openEntry(for: Self.deviceUID).address.connection
+        try await device.stopReading()
+        // 60 KiB requests until the gateway gives up: the kernel's buffers (a few MiB on
+        // loopback) fill first, then 1 MiB in the gateway. 64 MiB in all at most.
+        let big = Transmission.request(uid: nil, tracking: 1, payload: try PayloadBlock(format: .binary, data: Array(repeating: 0x5A, count: 60 << 10)))
+        var sent = 0
+        while device.isOpen, sent < 64 << 20 {
+            for _ in 0..<16 {
+                try await gateway.command(.write(connection: connection, frame: big.bytes))
+                sent += 60 << 10
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let out = try await gateway.metric("iots_gateway_frames_out_total")
+        let dropped = try await gateway.metric("iots_gateway_frames_dropped_total{reason=\"oversize\"}")
+        #expect(await device.waitForClose(timeout: .seconds(5)), "still open after \(sent) bytes, out \(out) dropped \(dropped)")
+        try await gateway.eventually("the drop is counted") {
+            try await gateway.metric("iots_gateway_slow_consumer_closes_total") == 1
+        }
+        // No Close was sent or received: the router keeps the session.
+        let closed = try await gateway.closeEntry(for: Self.deviceUID)
+        #expect(closed.code == nil)
+    }
+
     @Test("a close command sends Close with its code and ends the session")
     func closeCommand() async throws {
         let gateway = try await GatewayUnderTest.start()

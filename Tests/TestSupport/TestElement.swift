@@ -126,6 +126,13 @@ public final class TestElement: Sendable {
     /// Whether the connection is still open.
     public var isOpen: Bool { self.channel.isActive }
 
+    /// Stops reading from the socket (a peer that hangs without closing): what the server sends
+    /// piles up in the kernel's buffers (shrunk to a few KiB), then in the server.
+    public func stopReading() async throws {
+        try await self.channel.setOption(.socketOption(.so_rcvbuf), value: 4096).get()
+        try await self.channel.setOption(.autoRead, value: false).get()
+    }
+
     /// Disconnects abruptly (no Close transmission).
     public func close() async {
         try? await self.channel.close()

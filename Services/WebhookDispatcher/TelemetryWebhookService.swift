@@ -29,10 +29,12 @@ struct TelemetryWebhookService: Service {
 
     func run() async {
         let (batches, sink) = AsyncStream.makeStream(of: Batch.self)
+        // Every in-flight slot idles while a batch's last deliveries finish and the next one is
+        // read: 2 048 entries per batch (rather than 512) measured 8-10 % more deliveries/s.
         let consumer = StreamConsumer(
             client: self.redis,
             configuration: .init(
-                stream: self.keys.webhookTelemetry, group: "dispatcher", consumer: self.instanceID, batchSize: 512,
+                stream: self.keys.webhookTelemetry, group: "dispatcher", consumer: self.instanceID, batchSize: 2048,
                 reclaimAfter: self.settings.telemetryReclaimAfter),
             logger: self.logger
         ) { entries in

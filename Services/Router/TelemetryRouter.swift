@@ -10,9 +10,11 @@ import ServiceLifecycle
 ///
 /// Each record goes to the central's TCP session as identified telemetry (ToT 0x6 with the
 /// object's UID); a batch is one script call, its frames packed into few stream entries. While
-/// the central's session is kept, records are held and replayed when it returns (within the keep delay); with no central session at all they go to the telemetry
-/// webhook when one is configured, else they are counted as undeliverable. A batch is routed in
-/// one pipeline in stream order, so order per device is kept.
+/// the central's session is kept, records are held and replayed when it returns (within the
+/// keep delay); with no central session at all they go to the telemetry webhook when one is
+/// configured, else they are counted as undeliverable. A batch is routed in one pipeline in
+/// stream order, so order per device is kept. An entry may pack several records (see
+/// ``TelemetryRecord``); they are taken in order.
 struct TelemetryRouter: Service {
     let runtime: ServiceRuntime
     let router: MessageRouter

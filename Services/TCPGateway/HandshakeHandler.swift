@@ -6,13 +6,13 @@ import NIOSSL
 import RedisBus
 
 /// Runs the connection set-up of PROTOCOL.md for one connection: initiation → response →
-/// (TLS) → challenge → answer → HMAC check → validation, then installs the session handlers
-/// (``FrameDecoder`` + ``SessionHandler``) and leaves the pipeline.
+/// (TLS) → challenge → answer → HMAC check → validation, then installs the
+/// ``SessionHandler`` and leaves the pipeline.
 ///
 /// Every step has a deadline (`HandshakeTimeoutSec`): a peer that stalls is closed. While the
 /// answer is being checked, reads are held (the handler does not pass `read` on), so a peer
 /// cannot make the gateway buffer without limit; bytes that already arrived after the answer
-/// (pipelined transmissions) are handed to the decoder, not lost.
+/// (pipelined transmissions) are handed to the session handler, not lost.
 final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -26,7 +26,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case authenticating(Initiation, uid: UID?)
         /// Refused, timed out or told to close: only closing is left.
         case ending
-        /// The session handlers took over.
+        /// The session handler took over.
         case handedOver
     }
 
@@ -269,7 +269,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         do {
             try context.pipeline.syncOperations.addHandler(session, position: .after(self))
         } catch {
-            self.environment.logger.error("cannot install the session handlers", metadata: ["conn": "\(connectionID)", "error": "\(error)"])
+            self.environment.logger.error("cannot install the session handler", metadata: ["conn": "\(connectionID)", "error": "\(error)"])
             context.close(promise: nil)
             return
         }

@@ -61,7 +61,7 @@ struct TelemetrySettings: Sendable {
 
     // MARK: Appends
 
-    /// Entries and payload bytes one loop may have waiting for Redis; beyond either, datagrams
+    /// Datagrams and payload bytes one loop may have waiting for Redis; beyond either, datagrams
     /// are dropped (`reason="backpressure"`).
     var outboxCapacity = 65_536
     var outboxByteCapacity = 32 << 20

@@ -30,10 +30,13 @@ struct RouterCommand: AsyncParsableCommand {
         let router = MessageRouter(settings: settings, metrics: RouterMetrics(), logger: runtime.logger)
         let pipeline = CallPipeline(redis: runtime.redis, logger: runtime.logger)
         let aclStore = ACLStore(redis: runtime.redis, router: router, pipeline: pipeline, logger: runtime.logger)
+        // Listed first, so it stops last: the lease is given back once the consumers are done.
+        let leadership = RouterLeadership(runtime: runtime)
         try await runtime.run([
-            RouterService(runtime: runtime, router: router, pipeline: pipeline, aclStore: aclStore, seedACL: seed),
+            leadership,
+            RouterService(runtime: runtime, router: router, pipeline: pipeline, aclStore: aclStore, seedACL: seed, turn: leadership),
             RouterSweeper(runtime: runtime, router: router, pipeline: pipeline),
-            TelemetryRouter(runtime: runtime, router: router, pipeline: pipeline),
+            TelemetryRouter(runtime: runtime, router: router, pipeline: pipeline, turn: leadership),
         ])
     }
 }

@@ -8,8 +8,8 @@ import ServiceLifecycle
 
 /// Consumes the router stream in the `router` consumer group and routes each batch.
 ///
-/// Messages of a batch are planned in order and sent as one pipeline, so one router keeps the
-/// order of what each element sent. Entries are acknowledged once their routing steps ran;
+/// Messages of a batch are planned in order and sent as one pipeline, and only the leading
+/// router reads (``RouterLeadership``), so the order of what each element sent is kept. Entries are acknowledged once their routing steps ran;
 /// if Redis fails mid-batch the batch is not acknowledged and is taken over again after
 /// `reclaimAfter` (delivery is at least once).
 struct RouterService: Service {
@@ -19,6 +19,8 @@ struct RouterService: Service {
     let aclStore: ACLStore
     /// The reference ACL file to seed an empty Redis with, already validated.
     let seedACL: (path: String, entries: [ACLEntry])?
+    /// Reads only while this instance leads (``RouterLeadership``).
+    let turn: any ConsumerTurn
 
     func run() async throws {
         let logger = self.runtime.logger
@@ -34,7 +36,8 @@ struct RouterService: Service {
                 block: .milliseconds(500),
                 reclaimAfter: .seconds(30)
             ),
-            logger: logger
+            logger: logger,
+            turn: self.turn
         ) { entries in
             try await self.handle(entries)
         }

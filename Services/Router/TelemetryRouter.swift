@@ -19,6 +19,8 @@ struct TelemetryRouter: Service {
     let runtime: ServiceRuntime
     let router: MessageRouter
     let pipeline: CallPipeline
+    /// Reads only while this instance leads (``RouterLeadership``).
+    let turn: any ConsumerTurn
 
     private let delivered = Counter(label: "iots_router_telemetry_total", dimensions: [("outcome", "delivered")])
     private let held = Counter(label: "iots_router_telemetry_total", dimensions: [("outcome", "held")])
@@ -28,10 +30,11 @@ struct TelemetryRouter: Service {
     /// From the datagram's arrival at udp-telemetry to the router's delivery step.
     private let latency = Metrics.Timer(label: "iots_router_telemetry_latency_seconds")
 
-    init(runtime: ServiceRuntime, router: MessageRouter, pipeline: CallPipeline) {
+    init(runtime: ServiceRuntime, router: MessageRouter, pipeline: CallPipeline, turn: any ConsumerTurn) {
         self.runtime = runtime
         self.router = router
         self.pipeline = pipeline
+        self.turn = turn
     }
 
     func run() async throws {
@@ -48,7 +51,8 @@ struct TelemetryRouter: Service {
                 block: .milliseconds(500),
                 reclaimAfter: .seconds(30)
             ),
-            logger: self.runtime.logger
+            logger: self.runtime.logger,
+            turn: self.turn
         ) { entries in
             try await self.route(entries)
         }

@@ -28,6 +28,8 @@ public struct KeySpace: Sendable, Equatable {
     public func gatewayStream(_ instance: String) -> String { self.prefix + "gw:" + instance }
     /// Replies for the HTTP calls waiting in one http-api instance.
     public func apiStream(_ instance: String) -> String { self.prefix + "api:" + instance }
+    /// The lease naming the router instance that consumes the router and telemetry streams.
+    public var routerLeader: String { self.prefix + "router:leader" }
 
     // MARK: State
 

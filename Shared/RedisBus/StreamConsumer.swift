@@ -14,6 +14,10 @@ import Logging
 ///   instance's — and hands them to the same handler;
 /// - acknowledgements that could not be sent (connection lost) are retried after reconnecting.
 ///
+/// With a ``ConsumerTurn``, it reads only while its instance holds the turn, leaves pending a
+/// batch read just after the turn was lost, and on gaining the turn first takes over what the
+/// previous holder left pending (see ``ConsumerTurn/takeoverAfter``).
+///
 /// The handler is never called concurrently with itself. Entries it does not return stay
 /// pending and come back through reclaim after `reclaimAfter`, so it must be idempotent
 /// (delivery is at least once).
@@ -87,6 +91,7 @@ public struct StreamConsumer: Sendable {
     public let configuration: Configuration
     private let client: RedisClient
     private let logger: Logger
+    private let turn: (any ConsumerTurn)?
     private let handler: Handler
 
     /// - Parameters:
@@ -94,11 +99,16 @@ public struct StreamConsumer: Sendable {
     ///     connection with ``RedisClient/makeBlockingConnection()``.
     ///   - configuration: Stream, group, consumer and pace.
     ///   - logger: Where to log; the client's logger by default.
+    ///   - turn: When given, reads happen only while this instance holds the turn.
     ///   - handler: Processes each batch.
-    public init(client: RedisClient, configuration: Configuration, logger: Logger? = nil, handler: @escaping Handler) {
+    public init(
+        client: RedisClient, configuration: Configuration, logger: Logger? = nil, turn: (any ConsumerTurn)? = nil,
+        handler: @escaping Handler
+    ) {
         self.client = client
         self.configuration = configuration
         self.logger = logger ?? client.logger
+        self.turn = turn
         self.handler = handler
     }
 
@@ -111,7 +121,21 @@ public struct StreamConsumer: Sendable {
             "consumer": "\(self.configuration.consumer)",
         ]
         self.logger.info("stream consumer started", metadata: metadata)
+        var term: Int?
+        var secondTakeover: ContinuousClock.Instant?
         while !Task.isCancelled {
+            var takeOver = false
+            if let turn = self.turn {
+                guard let current = await turn.waitForTurn() else { break }
+                if current != term {
+                    term = current
+                    takeOver = true
+                    secondTakeover = .now + turn.takeoverAfter
+                } else if let due = secondTakeover, due <= .now {
+                    takeOver = true
+                    secondTakeover = nil
+                }
+            }
             do {
                 let connection = try await loop.connection(from: self.client)
                 if !loop.groupReady {
@@ -129,8 +153,12 @@ public struct StreamConsumer: Sendable {
                     loop.failures = 0
                 }
                 try await self.acknowledge(&loop.unacknowledged, on: connection)
-                if loop.reclaimDue(every: self.configuration.reclaimInterval) {
-                    try await self.reclaim(on: connection, unacknowledged: &loop.unacknowledged)
+                if takeOver, let turn = self.turn {
+                    self.logger.info("consumer turn held; taking over what was left pending", metadata: metadata)
+                    try await self.reclaim(on: connection, unacknowledged: &loop.unacknowledged, minIdle: turn.takeoverAfter)
+                    loop.reclaimed()
+                } else if loop.reclaimDue(every: self.configuration.reclaimInterval) {
+                    try await self.reclaim(on: connection, unacknowledged: &loop.unacknowledged, minIdle: self.configuration.reclaimAfter)
                     loop.reclaimed()
                 }
                 guard !Task.isCancelled else { break }
@@ -143,6 +171,10 @@ public struct StreamConsumer: Sendable {
                     block: self.configuration.block
                 )
                 loop.missingGroupStreak = 0
+                if let turn = self.turn, let term, !turn.holds(term: term) {
+                    // Read just after the turn was lost: left pending for the next holder.
+                    continue
+                }
                 if !entries.isEmpty {
                     try await self.deliver(entries, on: connection, unacknowledged: &loop.unacknowledged)
                 }
@@ -162,6 +194,9 @@ public struct StreamConsumer: Sendable {
                     }
                 }
             } catch {
+                if takeOver {
+                    term = nil  // the takeover did not happen: try it again
+                }
                 loop.failures += 1
                 await loop.dropConnection()
                 let delay = self.configuration.reconnect.delay(afterFailures: loop.failures)
@@ -207,16 +242,16 @@ public struct StreamConsumer: Sendable {
         ids.removeAll()
     }
 
-    /// Takes over entries idle longer than `reclaimAfter`, a bounded number of pages per round
-    /// so new entries are not starved.
-    private func reclaim(on connection: RedisConnection, unacknowledged: inout [String]) async throws {
+    /// Takes over entries idle longer than `minIdle`, a bounded number of pages per round so new
+    /// entries are not starved.
+    private func reclaim(on connection: RedisConnection, unacknowledged: inout [String], minIdle: Duration) async throws {
         var start = "0-0"
         for _ in 0..<8 {
             let claim = try await connection.xautoclaim(
                 self.configuration.stream,
                 group: self.configuration.group,
                 consumer: self.configuration.consumer,
-                minIdle: self.configuration.reclaimAfter,
+                minIdle: minIdle,
                 start: start,
                 count: self.configuration.batchSize
             )

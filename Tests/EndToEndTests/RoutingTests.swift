@@ -1,5 +1,6 @@
 import Foundation
 import IoTSocket
+import NIOCore
 import Testing
 import TestSupport
 
@@ -224,6 +225,60 @@ struct RoutingTests {
         } catch {
             Issue.record("\(error)\n\(harness.output)")
         }
+        await harness.stop()
+    }
+
+    @Test("two routers: one leads and each element's order holds; kill -9 of the leader, the other takes over")
+    func routerLeadership() async throws {
+        let harness = try await RoutingHarness.start(keepSessionSeconds: 30, requestTimeoutSeconds: 10)
+        let second = try await harness.stack.startReady(
+            "router", environment: ["IOTS_INSTANCE_ID": "router-2", "IOTS_ADMIN_PORT": "\(try FreePort.tcp())"])
+        do {
+            try await harness.waitFor("router-1 leads") {
+                (try? await harness.client.send(["GET", .string(harness.keys.routerLeader)]).string) == "router-1"
+            }
+            let central = try await harness.central(on: harness.portB, pushing: Self.acl)
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+
+            // A burst from the device: the central gets every request, in the order sent.
+            var burst = ByteBuffer()
+            for tracking in 1...300 {
+                let payload = try PayloadBlock(format: .ascii, data: Array("n\(tracking)".utf8))
+                Transmission.request(uid: nil, tracking: UInt16(tracking), payload: payload).write(to: &burst)
+            }
+            try await device.sendRaw(Array(burst.readableBytesView))
+            var received: [UInt16] = []
+            for _ in 1...300 {
+                guard case .request(let uid, let tracking, _) = try await central.receive(timeout: .seconds(5)) else { continue }
+                #expect(uid == Self.plc)
+                received.append(tracking)
+            }
+            #expect(received == Array(1...300))
+            let empty = try PayloadBlock(format: .ascii, data: [])
+            for tracking in received {
+                try await central.send(.response(uid: Self.plc, tracking: tracking, code: .valid, payload: empty))
+            }
+
+            // The leader dies: the other router takes the lease once it runs out, and routes.
+            harness.router.kill()
+            try await harness.waitFor("router-2 leads", timeout: .seconds(8)) {
+                (try? await harness.client.send(["GET", .string(harness.keys.routerLeader)]).string) == "router-2"
+            }
+            let payload = try PayloadBlock(format: .ascii, data: Array("after".utf8))
+            try await central.send(.request(uid: Self.plc, tracking: 900, payload: payload))
+            var seen: Transmission?
+            while true {
+                seen = try await device.receive(timeout: .seconds(5))
+                if case .request = seen { break }
+            }
+            #expect(seen == .request(uid: nil, tracking: 900, payload: payload))
+            await device.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)\n=== router-2\n\(second.output)")
+        }
+        _ = await second.stop(timeout: .seconds(5))
         await harness.stop()
     }
 }

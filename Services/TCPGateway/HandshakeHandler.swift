@@ -20,6 +20,8 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     private enum State {
+        /// `TCPServer.ProxyProtocol`: the load balancer's header comes first.
+        case awaitingProxyHeader
         case awaitingInitiation
         case awaitingAnswer(Initiation, Challenge)
         /// The answer is being checked; `uid` is nil when the answer could not be read.
@@ -33,7 +35,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let environment: GatewayEnvironment
     private let shard: ConnectionRegistry.Shard
     private let outbox: StreamPublisher.Outbox
-    private var state = State.awaitingInitiation
+    private var state: State
     /// Bytes received and not consumed yet.
     private var received: ByteBuffer?
     private var connectionID: String?
@@ -43,6 +45,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
 
     init(environment: GatewayEnvironment, shard: ConnectionRegistry.Shard, outbox: StreamPublisher.Outbox) {
+        self.state = environment.server.proxyProtocol ? .awaitingProxyHeader : .awaitingInitiation
         self.environment = environment
         self.shard = shard
         self.outbox = outbox
@@ -64,7 +67,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = self.unwrapInboundIn(data)
         switch self.state {
-        case .awaitingInitiation, .awaitingAnswer, .authenticating:
+        case .awaitingProxyHeader, .awaitingInitiation, .awaitingAnswer, .authenticating:
             if self.received == nil {
                 self.received = bytes
             } else {
@@ -80,7 +83,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch self.state {
         case .authenticating, .ending:
             self.readHeld = true
-        case .awaitingInitiation, .awaitingAnswer, .handedOver:
+        case .awaitingProxyHeader, .awaitingInitiation, .awaitingAnswer, .handedOver:
             context.read()
         }
     }
@@ -134,6 +137,23 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func advance(context: ChannelHandlerContext) {
         switch self.state {
+        case .awaitingProxyHeader:
+            let header: ProxyHeader
+            do {
+                guard let read = try ProxyHeader.read(from: &self.received!) else { return }
+                header = read
+            } catch {
+                self.refuseProxyHeader(error, context: context)
+                return
+            }
+            if let source = header.source {
+                self.remoteIP = source.host
+                self.remoteAddress = source.host.contains(":") ? "[\(source.host)]:\(source.port)" : "\(source.host):\(source.port)"
+            }
+            self.state = .awaitingInitiation
+            if self.received!.readableBytes > 0 {
+                self.advance(context: context)
+            }
         case .awaitingInitiation:
             guard let initiation = Initiation.read(from: &self.received!) else { return }
             self.answer(initiation, context: context)
@@ -149,6 +169,17 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .authenticating, .ending, .handedOver:
             break
         }
+    }
+
+    /// Without a valid header nothing is answered (the peer is not speaking through the
+    /// balancer, or the balancer is misconfigured): the connection is closed and counted.
+    private func refuseProxyHeader(_ error: ProxyHeader.Malformed, context: ChannelHandlerContext) {
+        self.state = .ending
+        self.environment.metrics.loginRefused(.proxyHeader)
+        self.environment.logger.warning(
+            "connection refused: TCPServer.ProxyProtocol is on and it did not open with a PROXY header",
+            metadata: ["conn": "\(self.connectionID ?? "-")", "remote": "\(self.remoteAddress)", "problem": "\(error)"])
+        context.close(promise: nil)
     }
 
     private func answer(_ initiation: Initiation, context: ChannelHandlerContext) {
@@ -296,7 +327,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func deadlineMissed(context: ChannelHandlerContext) {
         switch self.state {
-        case .awaitingInitiation, .awaitingAnswer, .authenticating:
+        case .awaitingProxyHeader, .awaitingInitiation, .awaitingAnswer, .authenticating:
             self.environment.metrics.handshakeTimeouts.increment()
             self.environment.logger.debug(
                 "connection set-up timed out", metadata: ["conn": "\(self.connectionID ?? "-")", "remote": "\(self.remoteAddress)"])

@@ -20,6 +20,8 @@ enum LoginRefusal: String, Sendable, CaseIterable {
     case aclUnavailable = "acl_unavailable"
     /// The answer's UID is not a valid UTF-8 name.
     case malformedAnswer = "malformed_answer"
+    /// `TCPServer.ProxyProtocol` is on and the connection did not open with a valid header.
+    case proxyHeader = "proxy_header"
 
     /// The human wording used in lifecycle events and logs.
     var detail: String {
@@ -33,6 +35,7 @@ enum LoginRefusal: String, Sendable, CaseIterable {
         case .centralKeyMissing: "central key not configured"
         case .aclUnavailable: "acl unavailable"
         case .malformedAnswer: "malformed answer"
+        case .proxyHeader: "no valid PROXY protocol header"
         }
     }
 }

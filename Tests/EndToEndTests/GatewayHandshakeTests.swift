@@ -210,6 +210,56 @@ struct GatewayHandshakeTests {
         await raw.close()
     }
 
+    // MARK: PROXY protocol (TCPServer.ProxyProtocol)
+
+    /// Sends `header` (in two pieces, to cross reads), then logs the test device in by hand.
+    private static func login(through gateway: GatewayUnderTest, header: [UInt8]) async throws -> TestElement.RawConnection {
+        let raw = try await gateway.connectRaw()
+        let cut = header.count / 2
+        try await raw.send(Array(header[..<cut]))
+        try await Task.sleep(for: .milliseconds(50))
+        try await raw.send(Array(header[cut...]) + [0x01, 0x00, 0x00, 0x00])
+        #expect(try await raw.receiveInitiationResponse() == .accepted)
+        let challenge = try Challenge(bytes: try await raw.receive(count: 16))
+        var answer = ByteBuffer()
+        ChallengeAnswer(uid: Self.deviceUID, key: Self.deviceKey, challenge: challenge).write(to: &answer)
+        try await raw.send(Array(answer.readableBytesView))
+        #expect(try await raw.receive(count: 1) == [0x01])
+        return raw
+    }
+
+    @Test("PROXY v1 and v2 headers name the device's address; a connection without one is refused")
+    func proxyProtocol() async throws {
+        let gateway = try await GatewayUnderTest.start(tcpServer: ["ProxyProtocol": true])
+        defer { gateway.stop() }
+
+        let first = try await Self.login(through: gateway, header: Array("PROXY TCP4 203.0.113.7 10.0.0.2 4242 50505\r\n".utf8))
+        #expect(try await gateway.openEntry(for: Self.deviceUID).remoteAddress == "203.0.113.7:4242")
+        await first.close()
+        _ = try await gateway.closeEntry(for: Self.deviceUID)
+
+        // Version 2, PROXY command, TCP over IPv6: 2001:db8::7 port 4243 → ::1 port 50505.
+        var v2: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x21, 0x00, 36]
+        v2 += [0x20, 0x01, 0x0D, 0xB8] + Array(repeating: 0, count: 11) + [0x07]
+        v2 += Array(repeating: 0, count: 15) + [0x01]
+        v2 += [0x10, 0x93, 0xC5, 0x59]
+        let second = try await Self.login(through: gateway, header: v2)
+        try await gateway.eventually("the second session opened") {
+            let opened = try await gateway.redis.xrange(gateway.keys.routerStream).compactMap { entry -> String? in
+                guard case .sessionOpened(let opened) = try RouterMessage(entry: entry) else { return nil }
+                return opened.remoteAddress
+            }
+            return opened.count == 2 && opened[1] == "[2001:db8::7]:4243"
+        }
+        await second.close()
+
+        // Straight to the initiation, as a device bypassing the balancer would: closed unanswered.
+        let direct = try await gateway.connectRaw()
+        try await direct.send([0x01, 0x00, 0x00, 0x00])
+        #expect(await direct.waitForClose())
+        #expect(try await gateway.refusedLogins(reason: "proxy_header") == 1)
+    }
+
     // MARK: Sessions
 
     @Test("ping is answered with pong and not published")

@@ -6,7 +6,9 @@
 /// TLS refused), `ReqTimeoutSec` (10: how long a routed request waits for its response).
 /// Additive: `CentralMaxTransmissionLength` (8 MiB: the central may push a large ACL),
 /// `HandshakeTimeoutSec` (10: each set-up step's deadline), `IdleSec` (120: silence before a
-/// ping), `PongTimeoutSec` (20), `RedirectHost`/`RedirectPort` (where draining sends devices).
+/// ping), `PongTimeoutSec` (20), `RedirectHost`/`RedirectPort` (where draining sends devices),
+/// `ProxyProtocol` (false: when true, every connection must open with a PROXY protocol v1 or v2
+/// header from the load balancer in front, which names the device's address).
 public struct TCPServerConfiguration: Sendable, Equatable {
     public var address = "0.0.0.0"
     public var port = 50505
@@ -22,6 +24,7 @@ public struct TCPServerConfiguration: Sendable, Equatable {
     public var pongTimeoutSeconds = 20
     public var redirectHost: String?
     public var redirectPort: Int?
+    public var proxyProtocol = false
 
     public init() {}
 
@@ -48,6 +51,7 @@ extension TCPServerConfiguration: Decodable {
         self.pongTimeoutSeconds = try keys.integer("PongTimeoutSec", default: self.pongTimeoutSeconds, in: 1...3600)
         self.redirectHost = try keys.fileName("RedirectHost")
         self.redirectPort = try keys.decodeIfPresent(Int.self, forKey: ConfigurationKey("RedirectPort"))
+        self.proxyProtocol = try keys.value("ProxyProtocol", default: self.proxyProtocol)
         if let redirectPort = self.redirectPort, !(1...65535).contains(redirectPort) {
             throw keys.invalid("RedirectPort", expected: "an integer 1–65535", found: "\(redirectPort)")
         }
@@ -60,7 +64,7 @@ extension TCPServerConfiguration: Decodable {
             known: [
                 "Addr", "Port", "SlotsCount", "SlotsSize", "CentralMaxTransmissionLength", "Backlog", "SSLKeyFilename",
                 "SSLCrtFilename", "ReqTimeoutSec", "HandshakeTimeoutSec", "IdleSec", "PongTimeoutSec", "RedirectHost",
-                "RedirectPort",
+                "RedirectPort", "ProxyProtocol",
             ],
             decoder: decoder)
     }

@@ -24,6 +24,8 @@ final class RouterLeadership: Service, ConsumerTurn {
         var term = 0
         /// What was last logged: leading or standing by (nil before the first claim).
         var leading: Bool?
+        /// Claims that failed in a row (Redis unreachable), to log the first and every 30th.
+        var failures = 0
     }
 
     /// `GET` the lease; take it when free, extend it when ours. Returns 2 (taken), 1 (extended)
@@ -115,10 +117,17 @@ final class RouterLeadership: Service, ConsumerTurn {
             ).int ?? 0
         } catch {
             // Reading stops by itself once the lease would have run out (see waitForTurn).
-            self.logger.warning("router lease not renewed", metadata: ["error": "\(error)"])
+            let failures = self.state.withLock { state in
+                state.failures += 1
+                return state.failures
+            }
+            if failures == 1 || failures.isMultiple(of: 30) {
+                self.logger.warning("router lease not renewed", metadata: ["error": "\(error)", "attempts": "\(failures)"])
+            }
             return
         }
         let change = self.state.withLock { state -> Bool? in
+            state.failures = 0
             let wasLeader = state.validUntil.map { ContinuousClock.now < $0 } ?? false
             if reply > 0 {
                 state.validUntil = started + self.leaseTime - self.stopReadingBefore

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RedisBus
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -183,43 +184,50 @@ public enum FreePort {
         public var description: String
     }
 
-    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read, closed).
-    ///
-    /// Another process may take it before the caller binds it; start-up code should retry on
-    /// another port when binding fails.
+    /// Ports are handed out below the kernel's ephemeral range (32768-60999 here), where
+    /// `bind(0)` and outgoing connections take theirs, from one counter per test process: a port
+    /// given to one test is never given to another running alongside it, and no socket of
+    /// another test can take it between the check and the service binding it. (Binding port 0
+    /// and closing it, as before, let a parallel test's process grab the same port.)
+    private static let range = 20_000..<32_000
+    private static let next = Atomic<Int>(Int.random(in: 0..<12_000))
+
+    /// A TCP port on 127.0.0.1, free for TCP and UDP when checked, not handed out before by this
+    /// process.
     public static func tcp() throws -> Int {
-        try self.freePort(type: Int32(SOCK_STREAM.rawValue))
+        try self.take()
     }
 
-    /// A UDP port on 127.0.0.1 that was free a moment ago.
+    /// A UDP port on 127.0.0.1 (the same guarantees as ``tcp()``).
     public static func udp() throws -> Int {
-        try self.freePort(type: Int32(SOCK_DGRAM.rawValue))
+        try self.take()
     }
 
-    private static func freePort(type: Int32) throws -> Int {
-        let descriptor = socket(AF_INET, type, 0)
-        guard descriptor >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
-        defer { close(descriptor) }
+    private static func take() throws -> Int {
+        for _ in 0..<Self.range.count {
+            let offset = Self.next.add(1, ordering: .relaxed).oldValue % Self.range.count
+            let port = Self.range.lowerBound + offset
+            if Self.isFree(port, type: Int32(SOCK_STREAM.rawValue)) && Self.isFree(port, type: Int32(SOCK_DGRAM.rawValue)) {
+                return port
+            }
+        }
+        throw Failure(description: "no free port in \(Self.range)")
+    }
 
+    private static func isFree(_ port: Int, type: Int32) -> Bool {
+        let descriptor = socket(AF_INET, type, 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0 else { throw Failure(description: "bind(127.0.0.1:0) failed: errno \(errno)") }
-
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                getsockname(descriptor, $0, &length)
-            }
-        }
-        guard named == 0 else { throw Failure(description: "getsockname() failed: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return bound == 0
     }
 }
 

@@ -33,8 +33,10 @@ struct TelemetryDelivery: Sendable {
     }
 
     /// Delivers `messages` (any order; each device's are sorted by queue order).
+    /// - Parameter places: when batches overlap, each device's place in its ``DeviceLine``
+    ///   (taken in stream order): its chain waits for the earlier batches' chains of the device.
     /// - Returns: one disposition per message, in the order of `messages`.
-    func deliver(_ messages: [PendingTelemetry]) async -> [TelemetryDisposition] {
+    func deliver(_ messages: [PendingTelemetry], line: DeviceLine? = nil, places: [UID: DeviceLine.Place] = [:]) async -> [TelemetryDisposition] {
         guard !messages.isEmpty else { return [] }
         let started = ContinuousClock.now
         var chains: [UID: [Int]] = [:]
@@ -47,7 +49,13 @@ struct TelemetryDelivery: Sendable {
         await withTaskGroup(of: [(Int, TelemetryDisposition)].self) { group in
             for device in devices {
                 let chain = chains[device, default: []].sorted { messages[$0].precedes(messages[$1]) }.map { ($0, messages[$0]) }
-                group.addTask { await self.deliverChain(chain, started: started) }
+                let place = places[device]
+                group.addTask {
+                    guard let line, let place else { return await self.deliverChain(chain, started: started) }
+                    await line.waitForTurn(place)
+                    defer { line.leave(place) }
+                    return await self.deliverChain(chain, started: started)
+                }
             }
             for await chainResults in group {
                 for (index, disposition) in chainResults {

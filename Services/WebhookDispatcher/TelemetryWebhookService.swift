@@ -1,3 +1,4 @@
+import IoTSocket
 import Logging
 import Messaging
 import Metrics
@@ -7,17 +8,26 @@ import ServiceLifecycle
 
 /// Consumes the telemetry webhook stream (group `dispatcher`) and delivers each batch.
 ///
+/// Two batches are delivered at once: the next one is read while the last chains of the
+/// current one run, so in-flight slots do not idle between batches. Each device's messages
+/// still go out in queue order: a batch's chain for a device waits for the previous batch's
+/// chain for that device (``DeviceLine``).
+///
 /// An entry is acknowledged once it is delivered, or once its retry or dead letter is written
 /// to Redis; until then it stays pending and another instance takes it over after
-/// ``DispatcherSettings/telemetryReclaimAfter`` (longer than a batch can take).
+/// ``DispatcherSettings/telemetryReclaimAfter`` (longer than two batches can take).
 ///
-/// Stopping (SIGTERM): the stream read stops, the batch in hand is finished, not cancelled —
-/// it runs in this service's own task, outside the consumer's cancelled one — and acknowledged.
+/// Stopping (SIGTERM): the stream read stops, the batches in hand are finished, not cancelled —
+/// they run in this service's own tasks, outside the consumer's cancelled one — and
+/// acknowledged.
 struct TelemetryWebhookService: Service {
     private struct Batch: Sendable {
         var entries: [StreamEntry]
         var done: CheckedContinuation<[String], Never>
     }
+
+    /// Batches being delivered at once.
+    static let batchesInFlight = 2
 
     let redis: RedisClient
     let keys: KeySpace
@@ -44,21 +54,38 @@ struct TelemetryWebhookService: Service {
                 }
             }
         }
+        let line = DeviceLine()
+        let slots = InFlightGate(capacity: Self.batchesInFlight)
         await withDiscardingTaskGroup { group in
             group.addTask {
                 await cancelWhenGracefulShutdown { await consumer.run() }
                 sink.finish()
             }
             for await batch in batches {
-                batch.done.resume(returning: await self.handle(batch.entries))
+                let (messages, malformed) = self.parse(batch.entries)
+                // Places are taken here, in stream order, before the batch may start.
+                var places: [IoTSocket.UID: DeviceLine.Place] = [:]
+                for message in messages where places[message.uid] == nil {
+                    places[message.uid] = line.enqueue(message.uid)
+                }
+                _ = await slots.acquire()
+                // The consumer acknowledges the malformed entries and reads on; this batch's
+                // own entries are acknowledged when it is done.
+                batch.done.resume(returning: malformed)
+                group.addTask {
+                    let finished = await self.handle(messages, line: line, places: places)
+                    await self.acknowledge(finished)
+                    slots.release()
+                }
             }
         }
     }
 
-    /// Delivers one batch; returns the IDs to acknowledge.
-    private func handle(_ entries: [StreamEntry]) async -> [String] {
-        var finished: [String] = []
+    /// The batch's telemetry messages, and the IDs of entries that are not telemetry jobs
+    /// (dropped: retrying would never make them valid).
+    private func parse(_ entries: [StreamEntry]) -> ([PendingTelemetry], [String]) {
         var messages: [PendingTelemetry] = []
+        var malformed: [String] = []
         messages.reserveCapacity(entries.count)
         for entry in entries {
             do {
@@ -66,20 +93,36 @@ struct TelemetryWebhookService: Service {
             } catch {
                 self.logger.warning("malformed telemetry webhook job dropped", metadata: ["error": "\(error)"])
                 self.delivery.endpoint.metrics.count(outcome: "malformed")
-                finished.append(entry.id)
+                malformed.append(entry.id)
             }
         }
-        let dispositions = await self.delivery.deliver(messages)
+        return (messages, malformed)
+    }
+
+    /// Delivers one batch; returns the IDs to acknowledge.
+    private func handle(_ messages: [PendingTelemetry], line: DeviceLine, places: [IoTSocket.UID: DeviceLine.Place]) async -> [String] {
+        let dispositions = await self.delivery.deliver(messages, line: line, places: places)
         let results = Array(zip(messages, dispositions))
         do {
             try await self.store.apply(results.map { ($0.0, $0.1) }, fromRetrySet: false, nowMilliseconds: WallClock.milliseconds())
-            finished += messages.map(\.entryID)
+            return messages.map(\.entryID)
         } catch {
             // Delivered ones are done; the others stay pending and come back after the
             // reclaim delay (at least once).
             self.logger.error("could not write telemetry retries; entries stay pending", metadata: ["error": "\(error)"])
-            finished += results.filter { $0.1 == .delivered }.map(\.0.entryID)
+            return results.filter { $0.1 == .delivered }.map(\.0.entryID)
         }
-        return finished
+    }
+
+    /// Acknowledges finished entries; when Redis refuses, they come back after the reclaim
+    /// delay and are delivered again (at least once).
+    private func acknowledge(_ ids: [String]) async {
+        guard !ids.isEmpty else { return }
+        do {
+            _ = try await self.redis.xack(self.keys.webhookTelemetry, group: "dispatcher", ids: ids)
+        } catch {
+            self.logger.error(
+                "could not acknowledge delivered telemetry; it will be delivered again", metadata: ["entries": "\(ids.count)", "error": "\(error)"])
+        }
     }
 }

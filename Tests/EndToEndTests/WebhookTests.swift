@@ -142,6 +142,34 @@ struct WebhookTests {
         await harness.stop()
     }
 
+    @Test("a backlog larger than two batches: batches overlap, each device's messages still arrive in queue order")
+    func overlappingBatchesKeepOrder() async throws {
+        let harness = try await WebhookHarness.start(request: false, telemetry: true, startDispatcher: false)
+        do {
+            // 5 000 jobs from 8 devices, queued before the dispatcher starts: three batches of up
+            // to 2 048, each holding a long chain for every device.
+            let devices = try (0..<8).map { try UID("meter-\($0)") }
+            var appends: [StreamAppend] = []
+            for index in 0..<5_000 {
+                let uid = devices[index % devices.count]
+                let job = WebhookJob.telemetry(
+                    uid: uid, payload: try PayloadBlock(format: .utf8, data: Array("\(uid.string)#\(index)".utf8)),
+                    receivedAtMilliseconds: Int(Date().timeIntervalSince1970 * 1000))
+                appends.append(StreamAppend(stream: harness.keys.webhookTelemetry, fields: job.fields))
+            }
+            _ = try await harness.client.xadd(appends)
+            try await harness.startDispatcher(instance: "dispatcher-1")
+            let delivered = try await harness.waitForDelivered(count: 5_000, timeout: .seconds(60))
+            for (position, uid) in devices.enumerated() {
+                let sent = stride(from: position, to: 5_000, by: devices.count).map { "\(uid.string)#\($0)" }
+                #expect(delivered.filter { $0.hasPrefix(uid.string + "#") } == sent, "order of \(uid)")
+            }
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("a 429 with Retry-After is honoured before the next attempt")
     func retryAfterHonoured() async throws {
         let harness = try await WebhookHarness.start(request: false, telemetry: true, settings: ["RetryBaseSec": 1])

@@ -37,6 +37,7 @@ struct RouterCommand: AsyncParsableCommand {
             RouterService(runtime: runtime, router: router, pipeline: pipeline, aclStore: aclStore, seedACL: seed, turn: leadership),
             RouterSweeper(runtime: runtime, router: router, pipeline: pipeline),
             TelemetryRouter(runtime: runtime, router: router, pipeline: pipeline, turn: leadership),
+            StreamLagMonitor(redis: runtime.redis, groups: [(runtime.keys.routerStream, "router"), (runtime.keys.telemetryStream, "router")]),
         ])
     }
 }

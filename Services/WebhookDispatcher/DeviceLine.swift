@@ -37,8 +37,10 @@ final class DeviceLine: Sendable {
     func waitForTurn(_ place: Place) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = self.lines.withLock { lines -> Bool in
-                guard lines[place.uid]?.serving != place.number else { return true }
-                lines[place.uid]?.waiting[place.number] = continuation
+                // A place that has not left keeps its line; no line would mean nothing is ahead.
+                guard var line = lines[place.uid], line.serving != place.number else { return true }
+                line.waiting[place.number] = continuation
+                lines[place.uid] = line
                 return false
             }
             if now { continuation.resume() }
@@ -60,7 +62,4 @@ final class DeviceLine: Sendable {
         }
         next?.resume()
     }
-
-    /// Devices with a line (for tests and metrics).
-    var count: Int { self.lines.withLock { $0.count } }
 }

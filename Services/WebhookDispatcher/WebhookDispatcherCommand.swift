@@ -57,6 +57,9 @@ struct WebhookDispatcherCommand: AsyncParsableCommand {
         }
         if endpoints.isEmpty {
             runtime.logger.notice("no webhook URL configured: nothing to deliver")
+        } else {
+            let streams = endpoints.map { $0.application == .request ? runtime.keys.webhookRequests : runtime.keys.webhookTelemetry }
+            services.append(StreamLagMonitor(redis: runtime.redis, groups: streams.map { ($0, "dispatcher") }))
         }
         let admin = ApplicationAdminRoutes(
             authorization: settings.authorization, trackers: trackers,

@@ -12,6 +12,9 @@ enum DropReason: String, CaseIterable, Sendable {
     case expired
     /// The token's key was deleted before its expiry (session ended, device removed).
     case revoked
+    /// The token's owner is in an ACL group whose `Telemetry` is off here (groups with
+    /// telemetry off get no token; this one was issued before the setting changed).
+    case telemetryOff = "telemetry_off"
     /// A token never seen before arrived while this instance was already looking up as many new
     /// tokens as it allows: what a spray of random tokens costs is bounded, not a Redis
     /// round trip each.

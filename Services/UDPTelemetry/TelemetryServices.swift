@@ -31,7 +31,9 @@ struct TelemetryServices {
             eventLoopGroup: group,
             logger: runtime.logger
         )
-        let resolver = TelemetryTokenResolver(redis: lookupClient, keys: runtime.keys, metrics: metrics, logger: runtime.logger)
+        let telemetryGroups = Set(runtime.configuration.groups.filter { $0.value.telemetry }.keys)
+        let resolver = TelemetryTokenResolver(
+            redis: lookupClient, keys: runtime.keys, telemetryGroups: telemetryGroups, metrics: metrics, logger: runtime.logger)
         let listener = TelemetryListener(
             loops: loops, settings: settings, appender: appender, resolver: resolver, metrics: metrics, logger: runtime.logger)
         self.services = [appender, resolver, listener]

@@ -200,8 +200,11 @@ struct TelemetryTokenCache {
             // even if its key expires in the next instant.
             return waiting.isEmpty ? .nothing : .accept(uid: uid, waiting)
 
-        case .absent:
-            let reason = previous.map { Self.reasonForLoss(of: $0, now: now) } ?? formerAbsence ?? .unknownToken
+        case .absent, .refused:
+            var reason = previous.map { Self.reasonForLoss(of: $0, now: now) } ?? formerAbsence ?? .unknownToken
+            if case .refused(let refusal) = result {
+                reason = refusal
+            }
             if self.absentCount < self.maxRememberedAbsences {
                 self.replace(token, with: .absent(reason, until: now + self.absenceLifetime))
             } else {

@@ -7,8 +7,11 @@ import ServiceKit
 import ServiceLifecycle
 import Synchronization
 
-/// Looks telemetry tokens up in Redis for the datagram handlers: `GET` and `PTTL` of each
-/// token's key, pipelined, one batch per read burst of one socket.
+/// Looks telemetry tokens up in Redis for the datagram handlers: the owner and lifetime of each
+/// token's key, and the owner's ACL record, in one script call per read burst of one socket. An
+/// owner whose ACL group has `Telemetry` off (the configuration changed after the token was
+/// issued) is refused (`telemetry_off`); one no longer in the ACL is left to the revocation the
+/// router does when it removes a device.
 ///
 /// Handlers hand batches over with ``lookUp(_:reply:)`` (never blocking); the service runs each
 /// as a child task and calls the batch's reply with one ``TokenLookupResult`` per token, in
@@ -27,8 +30,30 @@ final class TelemetryTokenResolver: Service, Sendable {
         var reply: @Sendable ([TokenLookupResult]) -> Void
     }
 
+    /// Per token: its key's value (the owner's UID hex, or nil), `PTTL`, and the owner's ACL
+    /// record (or nil).
+    static let lookupScript = RedisScript(
+        """
+        local out = {}
+        for _, key in ipairs(KEYS) do
+          local owner = redis.call('GET', key)
+          if owner then
+            out[#out + 1] = owner
+            out[#out + 1] = redis.call('PTTL', key)
+            out[#out + 1] = redis.call('HGET', ARGV[1], owner)
+          else
+            out[#out + 1] = false
+            out[#out + 1] = -2
+            out[#out + 1] = false
+          end
+        end
+        return out
+        """)
+
     private let redis: RedisClient
     private let keys: KeySpace
+    /// The groups whose objects may send telemetry (`Groups.<name>.Telemetry`).
+    private let telemetryGroups: Set<String>
     private let requests: AsyncStream<Batch>
     private let requestsContinuation: AsyncStream<Batch>.Continuation
     private let metrics: TelemetryMetrics
@@ -37,10 +62,11 @@ final class TelemetryTokenResolver: Service, Sendable {
     /// seconds is enough.
     private let lastFailureLog = Mutex<ContinuousClock.Instant?>(nil)
 
-    init(redis: RedisClient, keys: KeySpace, metrics: TelemetryMetrics, logger: Logger) {
+    init(redis: RedisClient, keys: KeySpace, telemetryGroups: Set<String>, metrics: TelemetryMetrics, logger: Logger) {
         (self.requests, self.requestsContinuation) = AsyncStream.makeStream(of: Batch.self)
         self.redis = redis
         self.keys = keys
+        self.telemetryGroups = telemetryGroups
         self.metrics = metrics
         self.logger = logger
     }
@@ -71,21 +97,18 @@ final class TelemetryTokenResolver: Service, Sendable {
     }
 
     private func resolve(_ batch: Batch) async {
-        var commands: [[RedisArgument]] = []
-        commands.reserveCapacity(2 * batch.tokens.count)
-        for token in batch.tokens {
-            let key = RedisArgument.string(self.keys.telemetryToken(token.hex))
-            commands.append(["GET", key])
-            commands.append(["PTTL", key])
-        }
+        let keys = batch.tokens.map { self.keys.telemetryToken($0.hex) }
         self.metrics.tokenLookups.increment(by: batch.tokens.count)
         let started = ContinuousClock.now
         let results: [TokenLookupResult]
         do {
-            let replies = try await self.redis.pipeline(commands)
+            let reply = try await self.redis.evalsha(Self.lookupScript, keys: keys, arguments: [.string(self.keys.acl)])
             self.metrics.tokenLookupLatency.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds)
+            guard let items = reply.array, items.count == 3 * batch.tokens.count else {
+                throw RedisError.unexpectedReply(command: "token lookup script", reply: reply.description)
+            }
             results = batch.tokens.indices.map { index in
-                self.result(for: batch.tokens[index], value: replies[2 * index], timeToLive: replies[2 * index + 1])
+                self.result(for: batch.tokens[index], value: items[3 * index], timeToLive: items[3 * index + 1], aclRecord: items[3 * index + 2])
             }
         } catch {
             self.metrics.tokenLookupFailures.increment()
@@ -95,8 +118,8 @@ final class TelemetryTokenResolver: Service, Sendable {
         batch.reply(results)
     }
 
-    /// Reads the replies to `GET` and `PTTL` of one token key.
-    private func result(for token: TelemetryToken, value: RedisValue, timeToLive: RedisValue) -> TokenLookupResult {
+    /// Reads one token's part of the script's reply.
+    private func result(for token: TelemetryToken, value: RedisValue, timeToLive: RedisValue, aclRecord: RedisValue) -> TokenLookupResult {
         switch value {
         case .null:
             return .absent
@@ -111,6 +134,9 @@ final class TelemetryTokenResolver: Service, Sendable {
             self.logger.warning(
                 "token key does not hold a UID", metadata: ["key": "\(self.keys.telemetryToken(token.hex))", "value": "\(value)"])
             return .absent
+        }
+        if let record = aclRecord.bytes, let entry = ACLRecord.decode(uid: uid, bytes: record), !self.telemetryGroups.contains(entry.group.string) {
+            return .refused(.telemetryOff)
         }
         switch timeToLive.int {
         case .some(-2):

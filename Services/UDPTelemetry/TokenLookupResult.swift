@@ -7,6 +7,9 @@ enum TokenLookupResult: Sendable, Equatable {
     case owner(uid: String, timeToLive: TimeAmount?)
     /// No such key: never issued, expired or revoked.
     case absent
+    /// The key names an owner that may not send telemetry (its ACL group has `Telemetry` off,
+    /// the configuration having changed since the token was issued).
+    case refused(DropReason)
     /// Redis could not be asked (down, slow, loading): nothing is known.
     case failed
 }

@@ -86,6 +86,30 @@ struct UDPTelemetryTests {
         await harness.stop()
     }
 
+    @Test("a token whose owner's ACL group has telemetry off is refused and counted; one in a telemetry group works")
+    func telemetryOffGroupRefused() async throws {
+        let harness = try await UDPTelemetryHarness.start(groups: ["Sensors": true, "Quiet": false])
+        defer { harness.kill() }
+        let on = try UID("sensor-on")
+        let off = try UID("sensor-off")
+        try await harness.addToACL(on, group: "Sensors")
+        try await harness.addToACL(off, group: "Quiet")
+        // As if issued before `Quiet` had its telemetry turned off.
+        let tokenOn = try await harness.seedToken(for: on, lifetimeMilliseconds: 60_000)
+        let tokenOff = try await harness.seedToken(for: off, lifetimeMilliseconds: 60_000)
+        let sender = try await UDPSender.open(to: harness.stack.udpPort)
+        defer { sender.close() }
+        let block = try PayloadBlock(format: .ascii, data: Array("21.5".utf8))
+        try await sender.send(UDPTelemetryHarness.datagram(token: tokenOff, payload: block))
+        try await sender.send(UDPTelemetryHarness.datagram(token: tokenOn, payload: block))
+        let records = try await harness.records(count: 1)
+        #expect(records.map(\.uid) == [on])
+        let metrics = try await harness.metrics { $0.dropped(.telemetryOff) == 1 }
+        #expect(metrics.dropped(.telemetryOff) == 1)
+        #expect(metrics.value("iots_udp_datagrams_accepted_total") == 1)
+        await harness.stop()
+    }
+
     @Test("a token deleted in Redis stops working within about a second")
     func revokedTokenStops() async throws {
         let harness = try await UDPTelemetryHarness.start()
@@ -283,6 +307,7 @@ enum UDPDropReason: String, CaseIterable {
     case unknownToken = "unknown_token"
     case expired
     case revoked
+    case telemetryOff = "telemetry_off"
 }
 
 /// A redis-server, a configuration and one udp-telemetry process, plus a Redis client for the
@@ -302,11 +327,15 @@ final class UDPTelemetryHarness: Sendable {
         self.keys = KeySpace(prefix: stack.keyPrefix)
     }
 
-    static func start(datagramMaxSize: Int? = nil) async throws -> UDPTelemetryHarness {
+    /// - Parameter groups: `Groups` of the configuration, name → `Telemetry`.
+    static func start(datagramMaxSize: Int? = nil, groups: [String: Bool] = [:]) async throws -> UDPTelemetryHarness {
         let redis = try await TestRedis.start()
         var settings: [String: any Sendable] = [:]
         if let datagramMaxSize {
             settings["UDPServer"] = ["DatagramMaxSize": datagramMaxSize] as [String: any Sendable]
+        }
+        if !groups.isEmpty {
+            settings["Groups"] = groups.mapValues { ["Telemetry": $0] as [String: any Sendable] } as [String: any Sendable]
         }
         let stack = try TestStack(redisURL: redis.url, settings: settings)
         let service = try await stack.startReady("udp-telemetry")
@@ -324,6 +353,12 @@ final class UDPTelemetryHarness: Sendable {
     func stop() async {
         await self.client.close()
         self.kill()
+    }
+
+    /// Puts `uid` in the ACL in `group` (any key: udp-telemetry reads only the group).
+    func addToACL(_ uid: UID, group: String) async throws {
+        let entry = ACLEntry(group: try GroupName(group), uid: uid, key: try AuthKey(hex: "00112233445566778899aabbccddeeff"))
+        _ = try await self.client.hset(self.keys.acl, fields: [(uid.hex, .bytes(ACLRecord.encode(entry)))])
     }
 
     /// Stores a fresh token for `uid` as the router does: `<prefix>token:<hex>` → UID hex,

@@ -75,8 +75,9 @@ struct ConsumerTurnTests {
                 // `a` loses the turn; what its read in flight brings back now stays pending.
                 turn.give(to: nil)
                 ids.append(try await client.xadd("turns", fields: [("n", 5)]))
-                // The holder-less gap outlasts a blocking read (100 ms), as a lease's does.
-                try await Task.sleep(for: .milliseconds(400))
+                // The holder-less gap outlasts a blocking read (100 ms) by far, as a lease's does
+                // (RouterLeadership stops reading 1 s before its lease runs out).
+                try await Task.sleep(for: .seconds(1))
                 turn.give(to: "b")
                 for index in 6..<8 {
                     ids.append(try await client.xadd("turns", fields: [("n", .integer(index))]))

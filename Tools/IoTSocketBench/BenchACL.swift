@@ -1,3 +1,4 @@
+import ArgumentParser
 import IoTSocket
 import Messaging
 import RedisBus
@@ -29,5 +30,17 @@ enum BenchACL {
             index += 1000
         }
         await client.close()
+    }
+}
+
+/// `--redis` and `--prefix` of the commands that put their devices in the ACL themselves.
+struct BenchACLOptions: ParsableArguments {
+    @Option(help: "Redis URL, to put the bench devices in the ACL (none: they must already be there).") var redis: String?
+    @Option(help: "Key prefix of the concentrator in Redis.") var prefix = "iots:"
+
+    /// Adds devices `range` to the ACL when `--redis` is given.
+    func install(_ range: Range<Int>) async throws {
+        guard let redis = self.redis else { return }
+        try await BenchACL.install(range, redisURL: redis, prefix: self.prefix)
     }
 }

@@ -27,13 +27,10 @@ struct SessionsBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds between pings on each held session.") var pingInterval = 30
     @Flag(help: "Ask for TLS in the initiation.") var tls = false
     @Option(help: "PID(s) of the gateway(s), comma-separated, to read RSS before and after.") var gatewayPid: String?
-    @Option(help: "Redis URL, to put the bench devices in the ACL.") var redis: String?
-    @Option(help: "Key prefix of the concentrator in Redis.") var prefix = "iots:"
+    @OptionGroup var acl: BenchACLOptions
 
     func run() async throws {
-        if let redis = self.redis {
-            try await BenchACL.install(0..<self.sessions, redisURL: redis, prefix: self.prefix)
-        }
+        try await self.acl.install(0..<self.sessions)
         let pids = self.gatewayPid?.split(separator: ",").compactMap { Int32($0) } ?? []
         let rssBefore = pids.map(Self.rss).reduce(0, +)
         let workerCount = self.workers ?? max(1, (self.sessions + 14_999) / 15_000)

@@ -25,13 +25,10 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Telemetry period range in seconds, e.g. 1-10.") var period = "1-10"
     @Option(help: "Central requests per second (0: no central).") var requests = 5.0
     @Option(help: "Central auth key (hex).") var centralKey = "000102030405060708090a0b0c0d0e0f"
-    @Option(help: "Redis URL, to put the fleet in the ACL.") var redis: String?
-    @Option(help: "Key prefix of the concentrator in Redis.") var prefix = "iots:"
+    @OptionGroup var acl: BenchACLOptions
 
     func run() async throws {
-        if let redis = self.redis {
-            try await BenchACL.install(0..<self.devices, redisURL: redis, prefix: self.prefix)
-        }
+        try await self.acl.install(0..<self.devices)
         let bounds = self.period.split(separator: "-").compactMap { Double($0) }
         guard bounds.count == 2, bounds[0] > 0, bounds[1] >= bounds[0] else {
             throw ValidationError("--period must look like 1-10 (seconds, low-high)")

@@ -22,13 +22,10 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds to measure.") var seconds = 10
     @Option(help: "Payload bytes per request.") var payload = 32
     @Option(help: "Central auth key (hex).") var centralKey = "000102030405060708090a0b0c0d0e0f"
-    @Option(help: "Redis URL, to put the bench devices in the ACL.") var redis: String?
-    @Option(help: "Key prefix of the concentrator in Redis.") var prefix = "iots:"
+    @OptionGroup var acl: BenchACLOptions
 
     func run() async throws {
-        if let redis = self.redis {
-            try await BenchACL.install(0..<self.devices, redisURL: redis, prefix: self.prefix)
-        }
+        try await self.acl.install(0..<self.devices)
         let group = MultiThreadedEventLoopGroup.singleton
         var deviceChannels: [any Channel] = []
         for index in 0..<self.devices {

@@ -1,6 +1,7 @@
 import Logging
 import Messaging
 import RedisBus
+import ServiceKit
 import ServiceLifecycle
 
 /// Follows this instance's own reply stream (`<prefix>api:<instance>`) and hands each
@@ -8,8 +9,8 @@ import ServiceLifecycle
 ///
 /// The stream is emptied before the server starts (``clear(redis:stream:logger:)``: whatever it
 /// holds answers calls of a previous process with this instance id, whose HTTP connections are
-/// gone) and read from its beginning, so a reply appended before the first read is never skipped. Graceful exit deletes it. In the service
-/// group it is placed before the HTTP server, so it stops only after the server has drained:
+/// gone) and read from its beginning, so a reply appended before the first read is never
+/// skipped. Graceful exit deletes it. In the service group it is placed before the HTTP server, so it stops only after the server has drained:
 /// calls still waiting at SIGTERM keep receiving their replies.
 struct ReplyStreamReader: Service {
     let redis: RedisClient
@@ -46,15 +47,7 @@ struct ReplyStreamReader: Service {
             }
         }
         await self.started.set()
-        await cancelWhenGracefulShutdown {
-            await reader.run()
-        }
-        guard !Task.isCancelled else { return }
-        do {
-            try await self.redis.send(["DEL", .string(stream)])
-        } catch {
-            logger.warning("cannot delete the reply stream", metadata: ["stream": "\(stream)", "error": "\(error)"])
-        }
+        await reader.runThenDeleteStream(redis: self.redis, logger: logger)
     }
 
     /// Deletes the stream; run before the HTTP server accepts calls.

@@ -1,6 +1,7 @@
 import Logging
 import Messaging
 import RedisBus
+import ServiceKit
 import ServiceLifecycle
 
 /// Follows this instance's own stream (`<prefix>gw:<instance>`) and executes each
@@ -31,14 +32,6 @@ struct GatewayCommandReader: Service {
             }
             environment.registry.deliver(commands)
         }
-        await cancelWhenGracefulShutdown {
-            await reader.run()
-        }
-        guard !Task.isCancelled else { return }
-        do {
-            try await self.redis.send(["DEL", .string(stream)])
-        } catch {
-            environment.logger.warning("cannot delete the gateway stream", metadata: ["stream": "\(stream)", "error": "\(error)"])
-        }
+        await reader.runThenDeleteStream(redis: self.redis, logger: environment.logger)
     }
 }

@@ -5,14 +5,10 @@ import NIOCore
 /// connection's own bytes, saying whom it forwards: read when `TCPServer.ProxyProtocol` is on,
 /// so logs, events, the REST API and the login throttle see the device's address, not the
 /// balancer's.
-struct ProxyHeader: Equatable {
+struct ProxyHeader {
     /// The client's address and port; nil for a `LOCAL` (v2) or `UNKNOWN` (v1) header, sent by
     /// the balancer's own health checks: the connection's own address stands.
     var source: (host: String, port: Int)?
-
-    static func == (left: ProxyHeader, right: ProxyHeader) -> Bool {
-        left.source?.host == right.source?.host && left.source?.port == right.source?.port
-    }
 
     /// Why a connection's first bytes are not a PROXY header.
     struct Malformed: Error, CustomStringConvertible {

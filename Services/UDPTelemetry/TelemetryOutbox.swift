@@ -63,9 +63,10 @@ final class TelemetryOutbox: Sendable {
                 queue.appends[last].command.append(contentsOf: ["uid", .string(uid), "p", .bytes(payloadBlock), "at", .integer(receivedAtMilliseconds)])
                 queue.appends[last].records += 1
             } else {
-                var command: [RedisArgument] = ["XADD", self.stream, "MAXLEN", "~", self.maxLength, "*"]
-                command.reserveCapacity(6 + 6 * TelemetryRecord.maxPerEntry)
-                command.append(contentsOf: ["uid", .string(uid), "p", .bytes(payloadBlock), "at", .integer(receivedAtMilliseconds)])
+                let command: [RedisArgument] = [
+                    "XADD", self.stream, "MAXLEN", "~", self.maxLength, "*",
+                    "uid", .string(uid), "p", .bytes(payloadBlock), "at", .integer(receivedAtMilliseconds),
+                ]
                 queue.appends.append(PackedAppend(command: command, records: 1))
             }
             queue.records += 1

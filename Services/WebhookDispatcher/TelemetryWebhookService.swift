@@ -39,8 +39,8 @@ struct TelemetryWebhookService: Service {
 
     func run() async {
         let (batches, sink) = AsyncStream.makeStream(of: Batch.self)
-        // Every in-flight slot idles while a batch's last deliveries finish and the next one is
-        // read: 2 048 entries per batch (rather than 512) measured 8-10 % more deliveries/s.
+        // 2 048 entries per batch rather than 512: fewer batch boundaries, 8-10 % more
+        // deliveries/s (measured before batches overlapped).
         let consumer = StreamConsumer(
             client: self.redis,
             configuration: .init(

@@ -58,8 +58,7 @@ struct WebhookDispatcherCommand: AsyncParsableCommand {
         if endpoints.isEmpty {
             runtime.logger.notice("no webhook URL configured: nothing to deliver")
         } else {
-            let streams = endpoints.map { $0.application == .request ? runtime.keys.webhookRequests : runtime.keys.webhookTelemetry }
-            services.append(StreamLagMonitor(redis: runtime.redis, groups: streams.map { ($0, "dispatcher") }))
+            services.append(StreamLagMonitor(redis: runtime.redis, groups: endpoints.map { (runtime.keys.webhookJobs($0.application), "dispatcher") }))
         }
         let admin = ApplicationAdminRoutes(
             authorization: settings.authorization, trackers: trackers,

@@ -3,6 +3,14 @@
 /// Every per-application key is named by ``WebhookApplication/rawValue`` (`request`,
 /// `telemetry`), so http-api and the dispatchers read the same records.
 extension KeySpace {
+    /// The job stream of an application (``KeySpace/webhookRequests`` or
+    /// ``KeySpace/webhookTelemetry``).
+    public func webhookJobs(_ application: WebhookApplication) -> String {
+        switch application {
+        case .request: self.webhookRequests
+        case .telemetry: self.webhookTelemetry
+        }
+    }
     /// Set: the names of the configured webhook applications.
     public var webhookApplications: String { self.prefix + "webhooks:apps" }
     /// Hash per application: its status record (see ``ApplicationStatus``).

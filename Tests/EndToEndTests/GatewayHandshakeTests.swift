@@ -142,10 +142,10 @@ struct GatewayHandshakeTests {
             elapsed.append(ContinuousClock.now - sent)
             #expect(await raw.waitForClose())
         }
-        // First refusal at once, then 100 ms, then 200 ms (doubling, capped at 2 s).
+        // First refusal at once, then 100 ms, then 200 ms (doubling, capped at 2 s). Only the
+        // lower bounds are asserted: a loaded machine can slow any answer, never speed one up.
         #expect(elapsed[1] >= .milliseconds(90))
         #expect(elapsed[2] >= .milliseconds(190))
-        #expect(elapsed[2] > elapsed[0])
     }
 
     @Test("an unknown UID is refused")

@@ -34,14 +34,7 @@ extension RedisCommandExecutor {
     /// - Throws: only connection-level ``RedisError``s; per-entry errors are in the results.
     public func xadd(_ appends: [StreamAppend]) async throws -> [Result<String, RedisError>] {
         let replies = try await self.pipeline(appends.map(\.command))
-        return replies.map { reply in
-            switch reply {
-            case .error(let message): return .failure(.server(message: message, command: "XADD"))
-            default:
-                guard let entryID = reply.string else { return .failure(.unexpectedReply(command: "XADD", reply: reply.description)) }
-                return .success(entryID)
-            }
-        }
+        return replies.map(StreamAppend.result(of:))
     }
 
     /// Creates a consumer group (`XGROUP CREATE`), ignoring `BUSYGROUP`.
@@ -127,6 +120,36 @@ extension RedisCommandExecutor {
         return acknowledged
     }
 
+    /// Acknowledges `ids` (`XACK`) and reads new entries (`XREADGROUP … >`) in one round trip: a
+    /// consumer acknowledging the batch it just finished does not wait for that reply before it
+    /// asks for the next one.
+    ///
+    /// - Returns: the entries read (none when `block` passed without any).
+    /// - Throws: when either command fails; the acknowledgement may then have happened or not
+    ///   (`XACK` is idempotent: send it again).
+    public func xackThenReadGroup(
+        _ stream: String,
+        group: String,
+        consumer: String,
+        acknowledging ids: [String],
+        count: Int,
+        block: Duration
+    ) async throws -> [StreamEntry] {
+        guard !ids.isEmpty else {
+            return try await self.xreadgroup(group: group, consumer: consumer, stream: stream, count: count, block: block)
+        }
+        let read: [RedisArgument] = [
+            "XREADGROUP", "GROUP", .string(group), .string(consumer), "COUNT", .integer(count),
+            "BLOCK", .integer(Self.milliseconds(block)), "STREAMS", .string(stream), ">",
+        ]
+        let ack: [RedisArgument] = ["XACK", .string(stream), .string(group)] + ids.map { .string($0) }
+        let replies = try await self.pipeline([ack, read])
+        guard replies.count == 2 else { throw RedisError.unexpectedReply(command: "XACK+XREADGROUP", reply: "\(replies.count) replies") }
+        _ = try replies[0].throwingServerError(command: ack)
+        let batches = try StreamBatch.list(from: try replies[1].throwingServerError(command: read), command: "XREADGROUP")
+        return batches.first { $0.stream == stream }?.entries ?? []
+    }
+
     /// Takes over entries pending longer than `minIdle` (`XAUTOCLAIM`), for a consumer that
     /// picks up work another consumer did not finish.
     ///
@@ -173,6 +196,12 @@ extension RedisCommandExecutor {
     ///   - block: Wait up to this long (at least 1 ms) when nothing is there; `nil` returns at
     ///     once. Blocking requires a dedicated connection.
     public func xread(streams: [(stream: String, id: String)], count: Int? = nil, block: Duration? = nil) async throws -> [StreamBatch] {
+        let command = Self.xreadCommand(streams: streams, count: count, block: block)
+        let reply = try await self.send(command, timeout: block.map { $0 + Self.blockingReplyMargin })
+        return try StreamBatch.list(from: reply, command: "XREAD")
+    }
+
+    static func xreadCommand(streams: [(stream: String, id: String)], count: Int?, block: Duration?) -> [RedisArgument] {
         var command: [RedisArgument] = ["XREAD"]
         command.reserveCapacity(6 + 2 * streams.count)
         if let count { command += ["COUNT", .integer(count)] }
@@ -180,8 +209,7 @@ extension RedisCommandExecutor {
         command.append("STREAMS")
         command += streams.map { .string($0.stream) }
         command += streams.map { .string($0.id) }
-        let reply = try await self.send(command, timeout: block.map { $0 + Self.blockingReplyMargin })
-        return try StreamBatch.list(from: reply, command: "XREAD")
+        return command
     }
 
     /// The number of entries in a stream (`XLEN`); 0 when it does not exist.

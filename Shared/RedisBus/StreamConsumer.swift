@@ -12,7 +12,8 @@ import Logging
 /// - every ``Configuration-swift.struct/reclaimInterval`` takes over entries pending longer
 ///   than ``Configuration-swift.struct/reclaimAfter`` (`XAUTOCLAIM`) — its own or a crashed
 ///   instance's — and hands them to the same handler;
-/// - acknowledgements that could not be sent (connection lost) are retried after reconnecting.
+/// - acknowledgements travel in one write with the next read (one round trip per batch);
+///   those that could not be sent (connection lost) are retried after reconnecting.
 ///
 /// With a ``ConsumerTurn``, it reads only while its instance holds the turn, leaves pending a
 /// batch read just after the turn was lost, and on gaining the turn first takes over what the
@@ -152,24 +153,28 @@ public struct StreamConsumer: Sendable {
                     self.logger.info("stream consumer reconnected", metadata: metadata.merging(["failedAttempts": "\(loop.failures)"]) { $1 })
                     loop.failures = 0
                 }
-                try await self.acknowledge(&loop.unacknowledged, on: connection)
                 if takeOver, let turn = self.turn {
+                    try await self.acknowledge(&loop.unacknowledged, on: connection)
                     self.logger.info("consumer turn held; taking over what was left pending", metadata: metadata)
                     try await self.reclaim(on: connection, unacknowledged: &loop.unacknowledged, minIdle: turn.takeoverAfter)
                     loop.reclaimed()
                 } else if loop.reclaimDue(every: self.configuration.reclaimInterval) {
+                    try await self.acknowledge(&loop.unacknowledged, on: connection)
                     try await self.reclaim(on: connection, unacknowledged: &loop.unacknowledged, minIdle: self.configuration.reclaimAfter)
                     loop.reclaimed()
                 }
                 guard !Task.isCancelled else { break }
-                let entries = try await connection.xreadgroup(
+                // The last batch's acknowledgement travels with the next read.
+                let acknowledging = loop.unacknowledged
+                let entries = try await connection.xackThenReadGroup(
+                    self.configuration.stream,
                     group: self.configuration.group,
                     consumer: self.configuration.consumer,
-                    stream: self.configuration.stream,
-                    id: ">",
+                    acknowledging: acknowledging,
                     count: self.configuration.batchSize,
                     block: self.configuration.block
                 )
+                loop.unacknowledged.removeFirst(acknowledging.count)
                 loop.missingGroupStreak = 0
                 if let turn = self.turn, let term, !turn.holds(term: term) {
                     // Read just after the turn was lost: left pending for the next holder.
@@ -233,7 +238,6 @@ public struct StreamConsumer: Sendable {
         }
         let delivered = Set(entries.lazy.map(\.id))
         unacknowledged += finished.filter { delivered.contains($0) }
-        try await self.acknowledge(&unacknowledged, on: connection)
     }
 
     private func acknowledge(_ ids: inout [String], on connection: RedisConnection) async throws {

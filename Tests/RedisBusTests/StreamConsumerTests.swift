@@ -74,9 +74,10 @@ struct StreamConsumerTests {
                 group.addTask { await consumer.run() }
 
                 #expect(await eventually { await log.counts.count == 4 })
+                // The acknowledgement goes out with the next read, just after the handler returns.
+                #expect(await eventually { (try? await client.xpendingSummary("work", group: "g").count) == 2 })
                 let pending = try await client.send(["XPENDING", "work", "g", "-", "+", 10]).array ?? []
                 #expect(pending.compactMap { $0.array?.first?.string } == [ids[1], ids[3]])
-                #expect(try await client.xpendingSummary("work", group: "g").count == 2)
                 // Well before reclaimAfter: still pending, not delivered again.
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(await log.counts[ids[1]] == 1)

@@ -18,8 +18,8 @@ struct GatewayCommandReader: Service {
         let reader = StreamReader(
             client: self.redis,
             configuration: .init(stream: stream, batchSize: 512, block: .milliseconds(500)),
-            logger: environment.logger
-        ) { entries in
+            logger: environment.logger,
+            onEventLoop: { entries in
             var commands: [GatewayCommand] = []
             commands.reserveCapacity(entries.count)
             for entry in entries {
@@ -31,7 +31,7 @@ struct GatewayCommandReader: Service {
                 }
             }
             environment.registry.deliver(commands)
-        }
+        })
         await reader.runThenDeleteStream(redis: self.redis, logger: environment.logger)
     }
 }

@@ -36,7 +36,7 @@ struct GatewayServer: Service {
                     let handler = HandshakeHandler(
                         environment: environment,
                         shard: environment.registry.shards.shard(for: channel.eventLoop),
-                        outbox: environment.publisher.outboxes.shard(for: channel.eventLoop))
+                        outbox: environment.publisher.outbox(for: channel.eventLoop))
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }

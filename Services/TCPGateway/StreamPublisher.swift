@@ -3,145 +3,217 @@ import NIOCore
 import NIOPosix
 import RedisBus
 import ServiceLifecycle
+import Synchronization
 
 /// Appends what the sessions produce (router messages, lifecycle events) to Redis streams in
 /// pipelined batches, in the order each connection produced them.
 ///
-/// Handlers append to the ``Outbox`` of their own event loop, synchronously and without a lock:
-/// a connection lives on one loop, so its entries are queued in the order it made them. The
-/// service takes everything queued on every loop, sends it as one pipeline, and repeats; a
-/// doorbell (an `AsyncStream` holding at most one ring) wakes it when an outbox goes from empty
-/// to non-empty. A failed batch is retried before anything newer is sent, so order survives a
-/// Redis reconnect.
+/// Handlers append to the ``Outbox`` of their own event loop: a connection lives on one loop,
+/// so its entries are queued in the order it made them. The publisher runs on the event loop of
+/// the shared Redis connection, with futures rather than a task: it takes everything queued on
+/// every loop, sends it as one pipeline, and when the reply arrives sends what accumulated in
+/// the meantime. An outbox going from empty to non-empty schedules that on the publisher's loop
+/// (after the handlers of the current loop tick, so a burst of reads makes one batch). Nothing
+/// else wakes a thread: a frame costs the socket's wake-ups and no hop through Swift
+/// Concurrency's pool (which cost about four thread wake-ups per frame).
+///
+/// A failed batch is retried (backoff, up to 8 attempts) before anything newer is sent, so order
+/// survives a Redis reconnect; after the last attempt it is dropped and counted.
 ///
 /// Shutdown: started first, so the service group stops it last; by then the server has closed
-/// every connection, and the final flush sends their session-closed events.
+/// every connection, and ``run()`` returns once their session-closed events are sent.
 final class StreamPublisher: Service, Sendable {
-    /// The queue of one event loop; use it only on that loop.
-    final class Outbox: Sendable {
-        let eventLoop: any EventLoop
-        private let pending: NIOLoopBoundBox<[StreamAppend]>
-        private let doorbell: AsyncStream<Void>.Continuation
-        private let capacity: Int
-        private let metrics: GatewayMetrics
-
-        fileprivate init(eventLoop: any EventLoop, doorbell: AsyncStream<Void>.Continuation, capacity: Int, metrics: GatewayMetrics) {
-            self.eventLoop = eventLoop
-            self.pending = .makeBoxSendingValue([], eventLoop: eventLoop)
-            self.doorbell = doorbell
-            self.capacity = capacity
-            self.metrics = metrics
-        }
+    /// Where the handlers of one event loop queue their entries.
+    struct Outbox: Sendable {
+        fileprivate let queue: Queue
+        fileprivate let publisher: StreamPublisher
 
         /// Queues one XADD. Drops it (counted) when Redis has fallen so far behind that the
-        /// queue holds `capacity` entries: memory stays bounded.
+        /// queue holds its capacity: memory stays bounded.
         func append(_ entry: StreamAppend) {
-            let wasEmpty = self.pending.value.isEmpty
-            guard self.pending.value.count < self.capacity else {
-                self.metrics.publishDropped.increment()
-                return
+            switch self.queue.append(entry) {
+            case .first:
+                self.publisher.schedule()
+            case .queued:
+                break
+            case .full:
+                self.publisher.metrics.publishDropped.increment()
             }
-            self.pending.value.append(entry)
-            if wasEmpty {
-                self.doorbell.yield()
-            }
-        }
-
-        fileprivate func takeAll() -> [StreamAppend] {
-            let entries = self.pending.value
-            self.pending.value = []
-            return entries
         }
     }
 
-    let outboxes: EventLoopShards<Outbox>
+    /// The entries of one event loop, taken by the publisher from its own loop.
+    fileprivate final class Queue: Sendable {
+        enum Outcome { case first, queued, full }
+
+        private let pending = Mutex<[StreamAppend]>([])
+        private let capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = capacity
+        }
+
+        func append(_ entry: StreamAppend) -> Outcome {
+            self.pending.withLock { pending in
+                guard pending.count < self.capacity else { return .full }
+                pending.append(entry)
+                return pending.count == 1 ? .first : .queued
+            }
+        }
+
+        func takeAll() -> [StreamAppend] {
+            self.pending.withLock { pending in
+                defer { pending = [] }
+                return pending
+            }
+        }
+
+        var isEmpty: Bool {
+            self.pending.withLock { $0.isEmpty }
+        }
+    }
+
+    /// The publisher's state, on its event loop only.
+    private struct State {
+        /// A batch is on its way to Redis or waiting for a retry.
+        var sending = false
+        /// Set when the service is cancelled: batches that fail are dropped instead of retried.
+        var cancelled = false
+        /// Completed once nothing is queued or sending (see ``drained()``).
+        var drainWaiters: [EventLoopPromise<Void>] = []
+    }
+
+    private let queues: EventLoopShards<Queue>
     private let redis: RedisClient
-    private let doorbell: AsyncStream<Void>
-    private let doorbellContinuation: AsyncStream<Void>.Continuation
-    private let metrics: GatewayMetrics
+    fileprivate let metrics: GatewayMetrics
     private let logger: Logger
+    private let state: NIOLoopBoundBox<State>
     private let batchLimit = 1024
     private let retryLimit = 8
+    private let backoff = ReconnectBackoff()
 
-    /// - Parameter capacity: the most entries one event loop may have waiting.
+    /// - Parameters:
+    ///   - group: The loops the connections run on: one outbox each.
+    ///   - redis: The client whose shared connection carries the appends; the publisher runs on
+    ///     its event loop.
+    ///   - capacity: The most entries one loop's outbox holds while Redis is unreachable.
     init(group: MultiThreadedEventLoopGroup, redis: RedisClient, capacity: Int = 100_000, metrics: GatewayMetrics, logger: Logger) {
-        let (doorbell, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        self.doorbell = doorbell
-        self.doorbellContinuation = continuation
         self.redis = redis
         self.metrics = metrics
         self.logger = logger
-        self.outboxes = EventLoopShards(group: group) { _, loop in
-            Outbox(eventLoop: loop, doorbell: continuation, capacity: capacity, metrics: metrics)
-        }
+        self.queues = EventLoopShards(group: group) { _, _ in Queue(capacity: capacity) }
+        self.state = .makeBoxSendingValue(State(), eventLoop: redis.eventLoop)
     }
 
+    private var eventLoop: any EventLoop { self.redis.eventLoop }
+
+    /// The outbox for connections on `eventLoop` (one of the group's).
+    func outbox(for eventLoop: any EventLoop) -> Outbox {
+        Outbox(queue: self.queues.shard(for: eventLoop), publisher: self)
+    }
+
+    /// Waits for the graceful shutdown, then until what the closing connections queued is sent.
     func run() async {
-        let continuation = self.doorbellContinuation
-        await withGracefulShutdownHandler {
-            for await _ in self.doorbell {
-                await self.flush()
+        try? await gracefulShutdown()
+        let eventLoop = self.eventLoop
+        await withTaskCancellationHandler {
+            try? await self.drained().get()
+        } onCancel: {
+            eventLoop.execute {
+                self.state.value.cancelled = true
+                self.completeDrainWaiters()
             }
-        } onGracefulShutdown: {
-            continuation.finish()
-        }
-        // Whatever the last connections queued before the server returned.
-        if !Task.isCancelled {
-            await self.flush()
         }
     }
 
-    /// Sends everything queued on every loop, in batches of at most `batchLimit`.
-    private func flush() async {
+    /// Completes once every outbox is empty and no batch is in flight.
+    private func drained() -> EventLoopFuture<Void> {
+        self.eventLoop.flatSubmit {
+            let promise = self.eventLoop.makePromise(of: Void.self)
+            self.state.value.drainWaiters.append(promise)
+            self.sendQueued()
+            return promise.futureResult
+        }
+    }
+
+    /// Runs ``sendQueued()`` on the publisher's loop after the tasks and reads already due there.
+    fileprivate func schedule() {
+        self.eventLoop.execute {
+            self.sendQueued()
+        }
+    }
+
+    /// Sends what every outbox holds, unless a batch is already on its way (its reply calls
+    /// this again). On the publisher's loop.
+    private func sendQueued() {
+        guard !self.state.value.sending else { return }
         var entries: [StreamAppend] = []
-        for outbox in self.outboxes.all {
-            if let taken = try? await outbox.eventLoop.submit({ outbox.takeAll() }).get() {
-                entries += taken
-            }
+        for queue in self.queues.all {
+            entries += queue.takeAll()
         }
-        var start = 0
-        while start < entries.count {
-            let end = min(start + self.batchLimit, entries.count)
-            await self.send(Array(entries[start..<end]))
-            start = end
+        guard !entries.isEmpty else {
+            self.completeDrainWaiters()
+            return
         }
+        self.state.value.sending = true
+        self.send(entries, from: 0, attempt: 1)
     }
 
-    /// Sends one batch, retrying it with backoff on connection failures (it may then be appended
-    /// twice: at least once is preferred to silently losing a frame), and gives up after
-    /// `retryLimit` attempts, counting the loss.
-    private func send(_ batch: [StreamAppend]) async {
-        let backoff = ReconnectBackoff()
-        var attempt = 0
-        while true {
-            attempt += 1
-            let started = ContinuousClock.now
-            do {
-                let results = try await self.redis.xadd(batch)
-                let elapsed = (ContinuousClock.now - started).components
-                self.metrics.publishLatency.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+    /// Sends `entries[start...]` one batch at a time, each after the previous one's reply.
+    private func send(_ entries: [StreamAppend], from start: Int, attempt: Int) {
+        let end = min(start + self.batchLimit, entries.count)
+        let batch = entries[start..<end]
+        let started = NIODeadline.now()
+        self.redis.pipelineFuture(batch.map(\.command)).whenComplete { result in
+            self.eventLoop.preconditionInEventLoop()
+            switch result {
+            case .success(let replies):
+                self.metrics.publishLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
                 self.metrics.publishBatches.increment()
                 self.metrics.publishedEntries.increment(by: batch.count)
                 self.metrics.publishBatchSize.record(batch.count)
-                for case .failure(let error) in results {
-                    self.metrics.publishDropped.increment()
-                    self.logger.error("stream append refused", metadata: ["error": "\(error)"])
+                for reply in replies {
+                    if case .failure(let error) = StreamAppend.result(of: reply) {
+                        self.metrics.publishDropped.increment()
+                        self.logger.error("stream append refused", metadata: ["error": "\(error)"])
+                    }
                 }
-                return
-            } catch {
+                self.sent(entries, upTo: end)
+            case .failure(let error):
                 self.metrics.publishFailures.increment()
-                guard attempt < self.retryLimit, !Task.isCancelled else {
+                guard attempt < self.retryLimit, !self.state.value.cancelled else {
                     self.metrics.publishDropped.increment(by: batch.count)
                     self.logger.error(
                         "stream appends lost", metadata: ["entries": "\(batch.count)", "attempts": "\(attempt)", "error": "\(error)"])
+                    self.sent(entries, upTo: end)
                     return
                 }
-                let delay = backoff.delay(afterFailures: attempt)
+                let delay = self.backoff.delay(afterFailures: attempt)
                 self.logger.warning(
                     "stream append batch failed, retrying",
                     metadata: ["entries": "\(batch.count)", "attempt": "\(attempt)", "retryIn": "\(delay)", "error": "\(error)"])
-                try? await Task.sleep(for: delay)
+                self.eventLoop.scheduleTask(in: TimeAmount(delay)) {
+                    self.send(entries, from: start, attempt: attempt + 1)
+                }
             }
+        }
+    }
+
+    /// The batch ending at `end` is done with: the next one, or what was queued meanwhile.
+    private func sent(_ entries: [StreamAppend], upTo end: Int) {
+        if end < entries.count {
+            self.send(entries, from: end, attempt: 1)
+        } else {
+            self.state.value.sending = false
+            self.sendQueued()
+        }
+    }
+
+    private func completeDrainWaiters() {
+        let waiters = self.state.value.drainWaiters
+        self.state.value.drainWaiters = []
+        for waiter in waiters {
+            waiter.succeed()
         }
     }
 }

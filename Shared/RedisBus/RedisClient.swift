@@ -50,7 +50,8 @@ public final class RedisClient: RedisCommandExecutor {
     public let eventLoopGroup: any EventLoopGroup
     /// Where the client logs connects, losses and reconnect attempts.
     public let logger: Logger
-    private let eventLoop: any EventLoop
+    /// The loop of the shared connection, where ``pipelineFuture(_:)`` completes.
+    public let eventLoop: any EventLoop
     private let allocator = ByteBufferAllocator()
     private let keeper: NIOLoopBoundBox<RedisConnectionKeeper>
 
@@ -111,15 +112,22 @@ public final class RedisClient: RedisCommandExecutor {
     }
 
     public func pipeline(_ commands: [[RedisArgument]]) async throws -> [RedisValue] {
-        guard !commands.isEmpty else { return [] }
+        try await self.pipelineFuture(commands).get()
+    }
+
+    /// ``pipeline(_:)`` for code that stays on NIO's event loops: no task and no thread hop is
+    /// involved, and the future completes on ``eventLoop``. Run the completion there too, and a
+    /// loop of commands costs no thread wake-ups beyond the socket's.
+    public func pipelineFuture(_ commands: [[RedisArgument]]) -> EventLoopFuture<[RedisValue]> {
+        guard !commands.isEmpty else { return self.eventLoop.makeSucceededFuture([]) }
         let buffer = RedisCommandEncoder.encode(commands, allocator: self.allocator)
-        return try await self.submit(
+        return self.submit(
             buffer,
             replyCount: commands.count,
             label: "PIPELINE(\(commands.count))",
             timeout: nil,
             wait: self.configuration.connectionWaitTimeout
-        ).get()
+        )
     }
 
     /// Opens a connection of its own for a blocking reader (`XREADGROUP … BLOCK`, `XREAD … BLOCK`).

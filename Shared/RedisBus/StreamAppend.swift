@@ -49,4 +49,13 @@ public struct StreamAppend: Sendable {
         }
         return command
     }
+
+    /// The new entry's ID from the reply to ``command``, or the error Redis gave instead.
+    public static func result(of reply: RedisValue) -> Result<String, RedisError> {
+        if case .error(let message) = reply {
+            return .failure(.server(message: message, command: "XADD"))
+        }
+        guard let entryID = reply.string else { return .failure(.unexpectedReply(command: "XADD", reply: reply.description)) }
+        return .success(entryID)
+    }
 }

@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import Synchronization
 
 /// Reads a per-instance stream (`iots:gw:<id>`, `iots:api:<id>`) with `XREAD … BLOCK` on its
 /// own connection and hands each batch to a handler, in order.
@@ -7,6 +9,11 @@ import Logging
 /// the stream's newest entry at start-up (resolved to a concrete ID, so nothing appended
 /// between two reads is skipped) and then follows the last ID it delivered, across reconnects.
 /// A handler failure is logged and the batch is not retried.
+///
+/// A handler given with `onEventLoop:` runs synchronously on the event loop of the reader's
+/// connection, and the reads follow one another there as future callbacks: no thread is woken
+/// for a batch but the loop's (an async handler costs a hop to Swift Concurrency's pool and
+/// back for every read). The tcp-gateway delivers its commands to connections this way.
 ///
 /// Stopping: cancel the task running ``run()``; a read in progress ends within
 /// ``Configuration-swift.struct/block`` and its batch is still delivered.
@@ -47,12 +54,20 @@ public struct StreamReader: Sendable {
 
     /// Receives each batch of new entries, oldest first.
     public typealias Handler = @Sendable (_ entries: [StreamEntry]) async throws -> Void
+    /// Receives each batch of new entries, oldest first, on the connection's event loop; it
+    /// must not block.
+    public typealias LoopHandler = @Sendable (_ entries: [StreamEntry]) -> Void
+
+    private enum Delivery: Sendable {
+        case task(Handler)
+        case eventLoop(LoopHandler)
+    }
 
     /// The configuration in force.
     public let configuration: Configuration
     private let client: RedisClient
     private let logger: Logger
-    private let handler: Handler
+    private let delivery: Delivery
 
     /// - Parameters:
     ///   - client: Supplies the server address and limits; the reader opens its own connection.
@@ -63,7 +78,21 @@ public struct StreamReader: Sendable {
         self.client = client
         self.configuration = configuration
         self.logger = logger ?? client.logger
-        self.handler = handler
+        self.delivery = .task(handler)
+    }
+
+    /// A reader whose handler runs on the connection's event loop (see the type's documentation).
+    ///
+    /// - Parameters:
+    ///   - client: Supplies the server address and limits; the reader opens its own connection.
+    ///   - configuration: Stream and pace.
+    ///   - logger: Where to log; the client's logger by default.
+    ///   - handler: Processes each batch on the event loop; must not block.
+    public init(client: RedisClient, configuration: Configuration, logger: Logger? = nil, onEventLoop handler: @escaping LoopHandler) {
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger ?? client.logger
+        self.delivery = .eventLoop(handler)
     }
 
     /// Reads until the task is cancelled.
@@ -85,20 +114,31 @@ public struct StreamReader: Sendable {
                     after = try await connection.xrevrange(self.configuration.stream, count: 1).first?.id ?? "0-0"
                     lastID = after
                 }
-                let batches = try await connection.xread(
-                    streams: [(self.configuration.stream, after)],
-                    count: self.configuration.batchSize,
-                    block: self.configuration.block
-                )
-                guard let entries = batches.first?.entries, let newest = entries.last else { continue }
-                lastID = newest.id
-                do {
-                    try await self.handler(entries)
-                } catch {
-                    self.logger.error(
-                        "stream reader handler failed",
-                        metadata: metadata.merging(["entries": "\(entries.count)", "error": "\(error)"]) { $1 }
+                switch self.delivery {
+                case .task(let handler):
+                    let batches = try await connection.xread(
+                        streams: [(self.configuration.stream, after)],
+                        count: self.configuration.batchSize,
+                        block: self.configuration.block
                     )
+                    guard let entries = batches.first?.entries, let newest = entries.last else { continue }
+                    lastID = newest.id
+                    do {
+                        try await handler(entries)
+                    } catch {
+                        self.logger.error(
+                            "stream reader handler failed",
+                            metadata: metadata.merging(["entries": "\(entries.count)", "error": "\(error)"]) { $1 }
+                        )
+                    }
+                case .eventLoop(let handler):
+                    let cursor = ReadCursor(after: after)
+                    defer { lastID = cursor.lastID }
+                    try await withTaskCancellationHandler {
+                        try await self.follow(on: connection, cursor: cursor, handler: handler).get()
+                    } onCancel: {
+                        cursor.stop()
+                    }
                 }
             } catch {
                 loop.failures += 1
@@ -116,5 +156,66 @@ public struct StreamReader: Sendable {
             }
         }
         await loop.dropConnection()
+    }
+
+    /// Reads and delivers batch after batch as callbacks on the connection's event loop until
+    /// `cursor` is stopped (the future succeeds) or a read fails (it fails).
+    private func follow(on connection: RedisConnection, cursor: ReadCursor, handler: @escaping LoopHandler) -> EventLoopFuture<Void> {
+        let promise = connection.eventLoop.makePromise(of: Void.self)
+        self.readNext(on: connection, cursor: cursor, handler: handler, promise: promise)
+        return promise.futureResult
+    }
+
+    private func readNext(on connection: RedisConnection, cursor: ReadCursor, handler: @escaping LoopHandler, promise: EventLoopPromise<Void>) {
+        guard !cursor.isStopped else {
+            promise.succeed()
+            return
+        }
+        let stream = self.configuration.stream
+        let command = RedisConnection.xreadCommand(
+            streams: [(stream, cursor.lastID)], count: self.configuration.batchSize, block: self.configuration.block)
+        var buffer = connection.channel.allocator.buffer(capacity: 96)
+        var encoder = RedisCommandEncoder()
+        encoder.encode(command, into: &buffer)
+        connection.submit(buffer, replyCount: 1, label: "XREAD", timeout: self.configuration.block + RedisConnection.blockingReplyMargin)
+            .whenComplete { result in
+                do {
+                    let reply = try result.get()[0].throwingServerError(command: command)
+                    let batches = try StreamBatch.list(from: reply, command: "XREAD")
+                    if let entries = batches.first(where: { $0.stream == stream })?.entries, let newest = entries.last {
+                        cursor.lastID = newest.id
+                        handler(entries)
+                    }
+                    self.readNext(on: connection, cursor: cursor, handler: handler, promise: promise)
+                } catch {
+                    promise.fail(error)
+                }
+            }
+    }
+}
+
+/// Where an event-loop reader is (the last ID delivered) and whether it was asked to stop;
+/// shared by the loop's callbacks and the task that waits for them.
+private final class ReadCursor: Sendable {
+    private struct State {
+        var lastID: String
+        var stopped = false
+    }
+
+    private let state: Mutex<State>
+
+    init(after: String) {
+        self.state = Mutex(State(lastID: after))
+    }
+
+    var lastID: String {
+        get { self.state.withLock { $0.lastID } }
+        set { self.state.withLock { $0.lastID = newValue } }
+    }
+
+    var isStopped: Bool { self.state.withLock { $0.stopped } }
+
+    func stop() {
+        self.state.withLock { $0.stopped = true }
     }
 }

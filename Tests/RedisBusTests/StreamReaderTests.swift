@@ -1,4 +1,6 @@
+import NIOPosix
 import RedisBus
+import Synchronization
 import TestSupport
 import Testing
 
@@ -14,16 +16,57 @@ struct StreamReaderTests {
         )
     }
 
-    @Test("by default delivers only entries added after it started, in order, none skipped")
-    func readsNewEntriesInOrder() async throws {
+    /// How the reader hands batches over: to an async handler, or to one called on the event loop.
+    enum Delivery: String, CaseIterable, Sendable {
+        case task
+        case eventLoop
+    }
+
+    /// Runs `body` while a reader in `delivery` mode records what it delivers in `log`, in order,
+    /// then stops it; for the event-loop mode, also checks that every batch arrived on an event
+    /// loop's thread.
+    private static func withReader(
+        _ delivery: Delivery,
+        client: RedisClient,
+        configuration: StreamReader.Configuration,
+        log: DeliveryLog,
+        _ body: () async throws -> Void
+    ) async throws {
+        let (batches, continuation) = AsyncStream.makeStream(of: [StreamEntry].self)
+        let offLoop = Atomic<Int>(0)
+        let reader: StreamReader
+        switch delivery {
+        case .task:
+            reader = StreamReader(client: client, configuration: configuration, logger: testLogger) { entries in
+                _ = await log.record(entries)
+            }
+        case .eventLoop:
+            reader = StreamReader(client: client, configuration: configuration, logger: testLogger, onEventLoop: { entries in
+                if MultiThreadedEventLoopGroup.currentEventLoop == nil {
+                    offLoop.add(1, ordering: .relaxed)
+                }
+                continuation.yield(entries)
+            })
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await reader.run() }
+            group.addTask {
+                for await entries in batches {
+                    _ = await log.record(entries)
+                }
+            }
+            try await body()
+            group.cancelAll()
+        }
+        #expect(offLoop.load(ordering: .relaxed) == 0, "batches handed over off the event loop")
+    }
+
+    @Test("by default delivers only entries added after it started, in order, none skipped", arguments: Delivery.allCases)
+    func readsNewEntriesInOrder(delivery: Delivery) async throws {
         try await withRedisClient { client, _ in
             try await client.xadd("iots:gw:1", fields: [("n", "old")])
             let log = DeliveryLog()
-            let reader = StreamReader(client: client, configuration: Self.configuration(), logger: testLogger) { entries in
-                _ = await log.record(entries)
-            }
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await reader.run() }
+            try await Self.withReader(delivery, client: client, configuration: Self.configuration(), log: log) {
                 // "Started" is when the reader resolved its start: prove it by a marker it
                 // delivers (a fixed sleep fails on a loaded machine), then count from there.
                 var markers: Set<String> = []
@@ -40,45 +83,34 @@ struct StreamReaderTests {
                 let delivered = await log.deliveries.flatMap(\.ids).filter { !markers.contains($0) }
                 #expect(delivered == ids)
                 #expect(await !log.values.contains("old"))
-                group.cancelAll()
             }
         }
     }
 
-    @Test("an explicit start ID delivers what follows it")
-    func explicitStart() async throws {
+    @Test("an explicit start ID delivers what follows it", arguments: Delivery.allCases)
+    func explicitStart(delivery: Delivery) async throws {
         try await withRedisClient { client, _ in
             let first = try await client.xadd("iots:gw:1", fields: [("n", "1")])
             let second = try await client.xadd("iots:gw:1", fields: [("n", "2")])
             let log = DeliveryLog()
-            let reader = StreamReader(client: client, configuration: Self.configuration(startID: first), logger: testLogger) { entries in
-                _ = await log.record(entries)
-            }
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await reader.run() }
+            try await Self.withReader(delivery, client: client, configuration: Self.configuration(startID: first), log: log) {
                 #expect(await eventually { await log.counts.count == 1 })
                 #expect(await log.deliveries.flatMap(\.ids) == [second])
-                group.cancelAll()
             }
         }
     }
 
-    @Test("keeps reading after Redis restarts")
-    func survivesRestart() async throws {
+    @Test("keeps reading after Redis restarts", arguments: Delivery.allCases)
+    func survivesRestart(delivery: Delivery) async throws {
         try await withRedisClient { client, redis in
             let log = DeliveryLog()
-            let reader = StreamReader(client: client, configuration: Self.configuration(startID: "0"), logger: testLogger) { entries in
-                _ = await log.record(entries)
-            }
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await reader.run() }
+            try await Self.withReader(delivery, client: client, configuration: Self.configuration(startID: "0"), log: log) {
                 try await client.xadd("iots:gw:1", fields: [("n", "before")])
                 #expect(await eventually { await log.values.contains("before") })
                 try await redis.restart(empty: true)
                 try await Task.sleep(for: .milliseconds(5))
                 try await client.xadd("iots:gw:1", fields: [("n", "after")])
                 #expect(await eventually(timeout: .seconds(10)) { await log.values.contains("after") })
-                group.cancelAll()
             }
         }
     }

@@ -46,7 +46,7 @@ struct ACLStore: Sendable {
         self.router.metrics.aclSize.record(current.count)
         self.logger.notice("ACL replaced", metadata: ["entries": "\(current.count)", "removed": "\(removed.count)"])
         if !removed.isEmpty {
-            try await self.pipeline.execute(removed.map(self.revoke))
+            try await self.pipeline.execute(removed.map(self.revoke)).get()
         }
     }
 
@@ -62,7 +62,7 @@ struct ACLStore: Sendable {
         case .remove(let uid):
             let removed = try await self.redis.send(["HDEL", .string(keys.acl), .string(uid.hex)]).int ?? 0
             self.logger.notice("ACL entry removed", metadata: ["uid": "\(uid)", "existed": "\(removed == 1)"])
-            try await self.pipeline.execute([self.revoke(uid)])
+            try await self.pipeline.execute([self.revoke(uid)]).get()
         }
         let size = try await self.redis.send(["HLEN", .string(keys.acl)]).int ?? 0
         self.router.metrics.aclSize.record(size)

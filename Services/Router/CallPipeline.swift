@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import NIOCore
 import RedisBus
 
 /// Sends planned calls as one pipeline per round, then the follow-ups their replies asked for,
@@ -25,33 +26,47 @@ struct CallPipeline: Sendable {
     }
 
     /// Executes `calls` and their follow-ups (at most 8 rounds deep: a cycle would be a bug).
-    /// - Throws: when Redis cannot be reached; replies that are errors are logged and counted.
-    func execute(_ calls: [PlannedCall]) async throws {
-        var pending = calls
-        var round = 0
-        while !pending.isEmpty && round < 8 {
-            var replies = try await self.redis.pipeline(pending.map(\.command))
-            let missing = replies.indices.filter { replies[$0].errorMessage?.hasPrefix("NOSCRIPT") == true }
-            if !missing.isEmpty {
-                try await self.loadScripts()
-                let retried = try await self.redis.pipeline(missing.map { pending[$0].command })
-                for (index, reply) in zip(missing, retried) {
-                    replies[index] = reply
-                }
+    ///
+    /// Futures, not a task: each round's reply arrives on the Redis client's event loop and
+    /// the next round is sent from there, so a batch wakes no other thread. The future
+    /// completes on that loop.
+    /// - Returns: a future that fails when Redis cannot be reached; replies that are errors
+    ///   are logged and counted.
+    func execute(_ calls: [PlannedCall]) -> EventLoopFuture<Void> {
+        self.execute(calls, round: 0)
+    }
+
+    private func execute(_ pending: [PlannedCall], round: Int) -> EventLoopFuture<Void> {
+        let eventLoop = self.redis.eventLoop
+        guard !pending.isEmpty && round < 8 else { return eventLoop.makeSucceededVoidFuture() }
+        return self.redis.pipelineFuture(pending.map(\.command))
+            .flatMap { replies in
+                let missing = replies.indices.filter { replies[$0].errorMessage?.hasPrefix("NOSCRIPT") == true }
+                guard !missing.isEmpty else { return eventLoop.makeSucceededFuture(replies) }
+                // Redis lost the scripts (restarted, SCRIPT FLUSH): those calls did not run.
+                return eventLoop.makeFutureWithTask { try await self.loadScripts() }
+                    .flatMap { self.redis.pipelineFuture(missing.map { pending[$0].command }) }
+                    .map { retried in
+                        var replies = replies
+                        for (index, reply) in zip(missing, retried) {
+                            replies[index] = reply
+                        }
+                        return replies
+                    }
             }
-            var next: [PlannedCall] = []
-            for (call, reply) in zip(pending, replies) {
-                if let message = reply.errorMessage {
-                    self.failedCalls.increment()
-                    self.logger.error(
-                        "redis refused a routing step",
-                        metadata: ["error": "\(message)", "command": "\(call.command.first.map { "\($0)" } ?? "")"])
-                    continue
+            .flatMap { replies in
+                var next: [PlannedCall] = []
+                for (call, reply) in zip(pending, replies) {
+                    if let message = reply.errorMessage {
+                        self.failedCalls.increment()
+                        self.logger.error(
+                            "redis refused a routing step",
+                            metadata: ["error": "\(message)", "command": "\(call.command.first.map { "\($0)" } ?? "")"])
+                        continue
+                    }
+                    next += call.onReply(reply)
                 }
-                next += call.onReply(reply)
+                return self.execute(next, round: round + 1)
             }
-            pending = next
-            round += 1
-        }
     }
 }

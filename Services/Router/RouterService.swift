@@ -37,10 +37,11 @@ struct RouterService: Service {
                 reclaimAfter: .seconds(30)
             ),
             logger: logger,
-            turn: self.turn
-        ) { entries in
-            try await self.handle(entries)
-        }
+            turn: self.turn,
+            onEventLoop: { entries in
+                self.handle(entries)
+            }
+        )
         // Graceful shutdown cancels the consumer, which finishes and acknowledges its batch first.
         await cancelWhenGracefulShutdown {
             await consumer.run()
@@ -67,9 +68,20 @@ struct RouterService: Service {
 
     /// Routes one batch; returns the IDs of the entries handled (all of them, malformed ones
     /// included: retrying would never make them valid).
-    func handle(_ entries: [StreamEntry]) async throws -> [String] {
+    /// One step of a batch, in stream order.
+    private enum Step {
+        case calls([PlannedCall])
+        case replaceACL([ACLEntry])
+        case applyACL(ACLUpdate)
+    }
+
+    /// Routes a batch: plans every message, then runs the plans as pipelines on the Redis
+    /// client's event loop (see ``CallPipeline/execute(_:)``). Returns every ID: a malformed
+    /// entry is counted and dropped, not retried.
+    func handle(_ entries: [StreamEntry]) -> EventLoopFuture<[String]> {
         let start = ContinuousClock.now
         let now = WallClock.milliseconds()
+        var steps: [Step] = []
         var calls: [PlannedCall] = []
         for entry in entries {
             self.router.metrics.messages.increment()
@@ -83,22 +95,38 @@ struct RouterService: Service {
             }
             // An ACL change must see every earlier step applied, and later ones must see it.
             if case .transmission(let address, let frame) = message, address.uid.isCentral, let entries = Self.acl(in: frame) {
-                try await self.pipeline.execute(calls)
+                steps.append(.calls(calls))
                 calls = []
-                try await self.aclStore.replace(with: entries)
+                steps.append(.replaceACL(entries))
                 continue
             }
             if case .aclUpdate(let update) = message {
-                try await self.pipeline.execute(calls)
+                steps.append(.calls(calls))
                 calls = []
-                try await self.aclStore.apply(update)
+                steps.append(.applyACL(update))
                 continue
             }
             calls += self.router.plan(message, now: now)
         }
-        try await self.pipeline.execute(calls)
-        self.router.metrics.batchDuration.recordNanoseconds((ContinuousClock.now - start).wholeNanoseconds)
-        return entries.map(\.id)
+        steps.append(.calls(calls))
+        let eventLoop = self.runtime.redis.eventLoop
+        var done = eventLoop.makeSucceededVoidFuture()
+        for step in steps {
+            done = done.flatMap {
+                switch step {
+                case .calls(let calls):
+                    return self.pipeline.execute(calls)
+                case .replaceACL(let entries):
+                    return eventLoop.makeFutureWithTask { try await self.aclStore.replace(with: entries) }
+                case .applyACL(let update):
+                    return eventLoop.makeFutureWithTask { try await self.aclStore.apply(update) }
+                }
+            }
+        }
+        return done.map {
+            self.router.metrics.batchDuration.recordNanoseconds((ContinuousClock.now - start).wholeNanoseconds)
+            return entries.map(\.id)
+        }
     }
 
     private static func acl(in frame: [UInt8]) -> [ACLEntry]? {

@@ -60,7 +60,7 @@ struct RouterSweeper: Service {
             let code: ResponseCode = fields[4].string == "webhook" ? .notValid : .timeout
             calls += self.router.answer(origin, member: member, code: code)
         }
-        try await self.pipeline.execute(calls)
+        try await self.pipeline.execute(calls).get()
     }
 
     func expireKeptSessions(now: Int) async throws {
@@ -76,7 +76,7 @@ struct RouterSweeper: Service {
             calls.append(self.router.event(.expired, uid, gateway: "", now: now, detail: "\(held.count) held"))
             calls += self.router.answerHeld(held, heldFor: uid)
         }
-        try await self.pipeline.execute(calls)
+        try await self.pipeline.execute(calls).get()
     }
 
     func renewTokens(now: Int) async throws {
@@ -93,7 +93,7 @@ struct RouterSweeper: Service {
             else { continue }
             calls.append(self.router.issueToken(to: uid, group: group, now: now))
         }
-        try await self.pipeline.execute(calls)
+        try await self.pipeline.execute(calls).get()
     }
 
     func sweepDeadGateways(now: Int) async throws {
@@ -113,6 +113,6 @@ struct RouterSweeper: Service {
             self.runtime.logger.warning("gateway stopped heartbeating; its sessions are kept", metadata: ["gw": "\(gateway)", "sessions": "\(uids.count)"])
             calls += uids.map { self.router.event(keep ? .kept : .offline, $0, gateway: gateway, now: now, detail: "gateway lost") }
         }
-        try await self.pipeline.execute(calls)
+        try await self.pipeline.execute(calls).get()
     }
 }

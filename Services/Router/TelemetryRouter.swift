@@ -115,7 +115,7 @@ struct TelemetryRouter: Service {
                 return PlannedCall(command)
             }
         }
-        try await self.pipeline.execute([call])
+        try await self.pipeline.execute([call]).get()
         return entries.map(\.id)
     }
 }

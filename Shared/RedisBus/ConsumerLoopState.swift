@@ -13,12 +13,14 @@ struct ConsumerLoopState {
     private var lastReclaim: ContinuousClock.Instant?
 
     /// The live dedicated connection, opening a new one if there is none.
-    mutating func connection(from client: RedisClient) async throws -> RedisConnection {
+    /// The loop's connection, opened if needed; on the client's own event loop when
+    /// `onClientLoop` (for handlers that run there), else on the next loop of its group.
+    mutating func connection(from client: RedisClient, onClientLoop: Bool = false) async throws -> RedisConnection {
         if let connection = self.activeConnection, connection.isActive {
             return connection
         }
         await self.dropConnection()
-        let connection = try await client.makeBlockingConnection()
+        let connection = try await client.makeBlockingConnection(on: onClientLoop ? client.eventLoop : nil)
         self.activeConnection = connection
         return connection
     }
@@ -32,6 +34,12 @@ struct ConsumerLoopState {
     }
 
     /// Whether a reclaim round is due (always true for the first one).
+    /// When the next reclaim is due (now if none happened yet).
+    func nextReclaim(every interval: Duration) -> ContinuousClock.Instant {
+        guard let lastReclaim = self.lastReclaim else { return .now }
+        return lastReclaim + interval
+    }
+
     func reclaimDue(every interval: Duration) -> Bool {
         guard let lastReclaim = self.lastReclaim else { return true }
         return lastReclaim.duration(to: .now) >= interval

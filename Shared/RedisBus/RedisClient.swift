@@ -134,8 +134,13 @@ public final class RedisClient: RedisCommandExecutor {
     ///
     /// The caller owns it: close it when done. It does not reconnect; open another on failure.
     /// - Throws: ``RedisError/connectionRefused(address:reason:)`` or an `AUTH`/`SELECT` refusal.
-    public func makeBlockingConnection() async throws -> RedisConnection {
-        try await RedisConnection.connect(to: self.url, configuration: self.configuration.connection, eventLoopGroup: self.eventLoopGroup)
+    /// - Parameter eventLoop: The connection's loop; the next of the client's group by default.
+    public func makeBlockingConnection(on eventLoop: (any EventLoop)? = nil) async throws -> RedisConnection {
+        try await RedisConnection.makeConnection(
+            to: self.url,
+            configuration: self.configuration.connection,
+            on: eventLoop ?? self.eventLoopGroup.next()
+        ).get()
     }
 
     /// Whether Redis answers `PING` within `timeout` (for readiness probes). Never throws.

@@ -138,15 +138,32 @@ extension RedisCommandExecutor {
         guard !ids.isEmpty else {
             return try await self.xreadgroup(group: group, consumer: consumer, stream: stream, count: count, block: block)
         }
+        let commands = Self.xackThenReadGroupCommands(stream, group: group, consumer: consumer, acknowledging: ids, count: count, block: block)
+        return try Self.entries(of: stream, fromXackThenReadGroup: try await self.pipeline(commands), commands: commands)
+    }
+
+    /// The commands of ``xackThenReadGroup(_:group:consumer:acknowledging:count:block:)``: an
+    /// `XACK` (when there are IDs) followed by the `XREADGROUP`.
+    static func xackThenReadGroupCommands(
+        _ stream: String, group: String, consumer: String, acknowledging ids: [String], count: Int, block: Duration
+    ) -> [[RedisArgument]] {
         let read: [RedisArgument] = [
             "XREADGROUP", "GROUP", .string(group), .string(consumer), "COUNT", .integer(count),
             "BLOCK", .integer(Self.milliseconds(block)), "STREAMS", .string(stream), ">",
         ]
-        let ack: [RedisArgument] = ["XACK", .string(stream), .string(group)] + ids.map { .string($0) }
-        let replies = try await self.pipeline([ack, read])
-        guard replies.count == 2 else { throw RedisError.unexpectedReply(command: "XACK+XREADGROUP", reply: "\(replies.count) replies") }
-        _ = try replies[0].throwingServerError(command: ack)
-        let batches = try StreamBatch.list(from: try replies[1].throwingServerError(command: read), command: "XREADGROUP")
+        guard !ids.isEmpty else { return [read] }
+        return [["XACK", .string(stream), .string(group)] + ids.map { .string($0) }, read]
+    }
+
+    /// The entries read, from the replies to ``xackThenReadGroupCommands(_:group:consumer:acknowledging:count:block:)``.
+    static func entries(of stream: String, fromXackThenReadGroup replies: [RedisValue], commands: [[RedisArgument]]) throws -> [StreamEntry] {
+        guard replies.count == commands.count, let readReply = replies.last else {
+            throw RedisError.unexpectedReply(command: "XACK+XREADGROUP", reply: "\(replies.count) replies")
+        }
+        for (reply, command) in zip(replies, commands) {
+            _ = try reply.throwingServerError(command: command)
+        }
+        let batches = try StreamBatch.list(from: readReply, command: "XREADGROUP")
         return batches.first { $0.stream == stream }?.entries ?? []
     }
 

@@ -85,6 +85,19 @@ public final class RedisConnection: RedisCommandExecutor {
         return try await self.submit(buffer, replyCount: commands.count, label: "PIPELINE(\(commands.count))", timeout: nil).get()
     }
 
+    /// ``RedisCommandExecutor/xackThenReadGroup(_:group:consumer:acknowledging:count:block:)`` as
+    /// a future completed on ``eventLoop``, for readers that stay on it.
+    func xackThenReadGroupFuture(
+        _ stream: String, group: String, consumer: String, acknowledging ids: [String], count: Int, block: Duration
+    ) -> EventLoopFuture<[StreamEntry]> {
+        let commands = Self.xackThenReadGroupCommands(stream, group: group, consumer: consumer, acknowledging: ids, count: count, block: block)
+        let buffer = RedisCommandEncoder.encode(commands, allocator: self.channel.allocator)
+        return self.submit(buffer, replyCount: commands.count, label: "XREADGROUP", timeout: block + Self.blockingReplyMargin)
+            .flatMapThrowing { replies in
+                try Self.entries(of: stream, fromXackThenReadGroup: replies, commands: commands)
+            }
+    }
+
     /// Closes the connection; commands still waiting fail with
     /// ``RedisError/connectionClosed(address:)``.
     public func close() async {

@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import Synchronization
 
 /// A consumer-group loop: reads a shared stream in batches on its own blocking connection,
 /// hands each batch to a handler and acknowledges exactly the entries the handler says it
@@ -18,6 +20,12 @@ import Logging
 /// With a ``ConsumerTurn``, it reads only while its instance holds the turn, leaves pending a
 /// batch read just after the turn was lost, and on gaining the turn first takes over what the
 /// previous holder left pending (see ``ConsumerTurn/takeoverAfter``).
+///
+/// A handler given with `onEventLoop:` returns a future instead of being async: the consumer's
+/// connection is then opened on the client's event loop, and reading, handling and
+/// acknowledging follow one another there as future callbacks, leaving the loop only to wait
+/// for a turn or to reclaim. The router consumes this way: an async handler costs a hop to
+/// Swift Concurrency's pool and back for every Redis reply it awaits.
 ///
 /// The handler is never called concurrently with itself. Entries it does not return stay
 /// pending and come back through reclaim after `reclaimAfter`, so it must be idempotent
@@ -87,13 +95,21 @@ public struct StreamConsumer: Sendable {
     /// Receives a batch (new or reclaimed entries, oldest first) and returns the IDs it
     /// finished; only those are acknowledged. Throwing acknowledges nothing.
     public typealias Handler = @Sendable (_ entries: [StreamEntry]) async throws -> [String]
+    /// ``Handler`` for the event-loop mode: called on the client's event loop (it must not
+    /// block), its future gives the IDs it finished; a failed future acknowledges nothing.
+    public typealias LoopHandler = @Sendable (_ entries: [StreamEntry]) -> EventLoopFuture<[String]>
+
+    private enum Delivery: Sendable {
+        case task(Handler)
+        case eventLoop(LoopHandler)
+    }
 
     /// The configuration in force.
     public let configuration: Configuration
     private let client: RedisClient
     private let logger: Logger
     private let turn: (any ConsumerTurn)?
-    private let handler: Handler
+    private let delivery: Delivery
 
     /// - Parameters:
     ///   - client: Supplies the server address and limits; the consumer opens its own
@@ -110,7 +126,26 @@ public struct StreamConsumer: Sendable {
         self.configuration = configuration
         self.logger = logger ?? client.logger
         self.turn = turn
-        self.handler = handler
+        self.delivery = .task(handler)
+    }
+
+    /// A consumer whose handler runs on the client's event loop (see the type's documentation).
+    ///
+    /// - Parameters:
+    ///   - client: Supplies the server address and limits, and the event loop.
+    ///   - configuration: Stream, group, consumer and pace.
+    ///   - logger: Where to log; the client's logger by default.
+    ///   - turn: When given, reads happen only while this instance holds the turn.
+    ///   - handler: Processes each batch on the event loop; must not block.
+    public init(
+        client: RedisClient, configuration: Configuration, logger: Logger? = nil, turn: (any ConsumerTurn)? = nil,
+        onEventLoop handler: @escaping LoopHandler
+    ) {
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger ?? client.logger
+        self.turn = turn
+        self.delivery = .eventLoop(handler)
     }
 
     /// Consumes until the task is cancelled (see the type's documentation for how it stops).
@@ -138,7 +173,7 @@ public struct StreamConsumer: Sendable {
                 }
             }
             do {
-                let connection = try await loop.connection(from: self.client)
+                let connection = try await loop.connection(from: self.client, onClientLoop: self.onEventLoop)
                 if !loop.groupReady {
                     let created = try await connection.createGroup(
                         self.configuration.stream,
@@ -164,6 +199,21 @@ public struct StreamConsumer: Sendable {
                     loop.reclaimed()
                 }
                 guard !Task.isCancelled else { break }
+                if case .eventLoop(let handler) = self.delivery {
+                    // Until a reclaim or the second takeover is due, the turn is lost or the task
+                    // is cancelled.
+                    var until = loop.nextReclaim(every: self.configuration.reclaimInterval)
+                    if let due = secondTakeover { until = min(until, due) }
+                    let cursor = LoopCursor(unacknowledged: loop.unacknowledged)
+                    defer { loop.unacknowledged = cursor.unacknowledged }
+                    try await withTaskCancellationHandler {
+                        try await self.follow(on: connection, cursor: cursor, term: term, until: until, handler: handler).get()
+                    } onCancel: {
+                        cursor.stop()
+                    }
+                    loop.missingGroupStreak = 0
+                    continue
+                }
                 // The last batch's acknowledgement travels with the next read.
                 let acknowledging = loop.unacknowledged
                 let entries = try await connection.xackThenReadGroup(
@@ -225,10 +275,18 @@ public struct StreamConsumer: Sendable {
 
     /// Hands entries to the handler and acknowledges what it returns. Handler failures are
     /// logged and leave the entries pending; acknowledgement failures keep the IDs for later.
+    private var onEventLoop: Bool {
+        if case .eventLoop = self.delivery { return true }
+        return false
+    }
+
     private func deliver(_ entries: [StreamEntry], on connection: RedisConnection, unacknowledged: inout [String]) async throws {
         let finished: [String]
         do {
-            finished = try await self.handler(entries)
+            switch self.delivery {
+            case .task(let handler): finished = try await handler(entries)
+            case .eventLoop(let handler): finished = try await handler(entries).get()
+            }
         } catch {
             self.logger.error(
                 "stream handler failed; entries stay pending",
@@ -275,5 +333,96 @@ public struct StreamConsumer: Sendable {
             start = claim.nextStart
             if claim.isComplete || Task.isCancelled { break }
         }
+    }
+
+    /// Event-loop mode: acknowledges, reads and hands over batch after batch as callbacks on
+    /// the connection's loop. Succeeds when `cursor` is stopped, the turn of `term` is lost or
+    /// `until` has passed; fails when Redis does (what is still to acknowledge stays in `cursor`).
+    private func follow(
+        on connection: RedisConnection, cursor: LoopCursor, term: Int?, until: ContinuousClock.Instant, handler: @escaping LoopHandler
+    ) -> EventLoopFuture<Void> {
+        let promise = connection.eventLoop.makePromise(of: Void.self)
+        self.step(on: connection, cursor: cursor, term: term, until: until, handler: handler, promise: promise)
+        return promise.futureResult
+    }
+
+    private func step(
+        on connection: RedisConnection, cursor: LoopCursor, term: Int?, until: ContinuousClock.Instant, handler: @escaping LoopHandler,
+        promise: EventLoopPromise<Void>
+    ) {
+        let turnLost: @Sendable () -> Bool = {
+            guard let turn = self.turn, let term else { return false }
+            return !turn.holds(term: term)
+        }
+        if cursor.isStopped || ContinuousClock.now >= until || turnLost() {
+            promise.succeed()
+            return
+        }
+        let acknowledging = cursor.unacknowledged
+        let configuration = self.configuration
+        let next: @Sendable () -> Void = { self.step(on: connection, cursor: cursor, term: term, until: until, handler: handler, promise: promise) }
+        connection.xackThenReadGroupFuture(
+            configuration.stream, group: configuration.group, consumer: configuration.consumer, acknowledging: acknowledging,
+            count: configuration.batchSize, block: configuration.block
+        ).whenComplete { result in
+            let entries: [StreamEntry]
+            switch result {
+            case .failure(let error):
+                promise.fail(error)
+                return
+            case .success(let read):
+                cursor.acknowledged(acknowledging.count)
+                entries = read
+            }
+            // Read just after the turn was lost: left pending for the next holder.
+            guard !entries.isEmpty, !turnLost() else {
+                next()
+                return
+            }
+            handler(entries).hop(to: connection.eventLoop).whenComplete { outcome in
+                switch outcome {
+                case .success(let finished):
+                    let delivered = Set(entries.lazy.map(\.id))
+                    cursor.finished(finished.filter { delivered.contains($0) })
+                case .failure(let error):
+                    self.logger.error(
+                        "stream handler failed; entries stay pending",
+                        metadata: ["stream": "\(configuration.stream)", "entries": "\(entries.count)", "error": "\(error)"]
+                    )
+                }
+                next()
+            }
+        }
+    }
+}
+
+/// What an event-loop consumer still has to acknowledge, and whether it was asked to stop;
+/// shared by the loop's callbacks and the task that waits for them.
+private final class LoopCursor: Sendable {
+    private struct State {
+        var unacknowledged: [String]
+        var stopped = false
+    }
+
+    private let state: Mutex<State>
+
+    init(unacknowledged: [String]) {
+        self.state = Mutex(State(unacknowledged: unacknowledged))
+    }
+
+    var unacknowledged: [String] { self.state.withLock { $0.unacknowledged } }
+
+    var isStopped: Bool { self.state.withLock { $0.stopped } }
+
+    func acknowledged(_ count: Int) {
+        self.state.withLock { $0.unacknowledged.removeFirst(count) }
+    }
+
+    func finished(_ ids: [String]) {
+        self.state.withLock { $0.unacknowledged += ids }
+    }
+
+    func stop() {
+        self.state.withLock { $0.stopped = true }
     }
 }

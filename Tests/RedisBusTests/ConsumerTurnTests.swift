@@ -43,20 +43,20 @@ struct ConsumerTurnTests {
             stream: "turns", group: "g", consumer: consumer, batchSize: 5, block: .milliseconds(100), reclaimAfter: .seconds(60))
     }
 
-    @Test("only the holder reads; a new holder first takes over what the old one left pending, in order")
-    func holderReadsAndTakesOver() async throws {
+    @Test("only the holder reads; a new holder first takes over what the old one left pending, in order", arguments: HandlerMode.allCases)
+    func holderReadsAndTakesOver(mode: HandlerMode) async throws {
         try await withRedisClient { client, _ in
             let turn = TestTurn()
             turn.give(to: "a")
             let seenByA = DeliveryLog()
             let seenByB = DeliveryLog()
             // `a` finishes nothing (as if it died mid-batch); `b` finishes everything.
-            let a = StreamConsumer(client: client, configuration: Self.configuration(consumer: "a"), logger: testLogger, turn: turn.view(for: "a")) {
+            let a = makeConsumer(mode, client: client, configuration: Self.configuration(consumer: "a"), logger: testLogger, turn: turn.view(for: "a")) {
                 entries in
                 _ = await seenByA.record(entries)
                 return []
             }
-            let b = StreamConsumer(client: client, configuration: Self.configuration(consumer: "b"), logger: testLogger, turn: turn.view(for: "b")) {
+            let b = makeConsumer(mode, client: client, configuration: Self.configuration(consumer: "b"), logger: testLogger, turn: turn.view(for: "b")) {
                 entries in
                 _ = await seenByB.record(entries)
                 return entries.map(\.id)

@@ -41,3 +41,25 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () async throws ->
 
 /// Every byte value once, for binary-safety checks.
 let allBytes: [UInt8] = Array(0...255)
+
+/// The two ways a stream loop can hand batches over: an async handler, or one run on the
+/// Redis client's event loop (futures). Loop tests run in both.
+enum HandlerMode: String, CaseIterable, Sendable {
+    case task
+    case eventLoop
+}
+
+/// A consumer in `mode` around the async `handler` (in event-loop mode, wrapped in a future).
+func makeConsumer(
+    _ mode: HandlerMode, client: RedisClient, configuration: StreamConsumer.Configuration, logger: Logger,
+    turn: (any ConsumerTurn)? = nil, handler: @escaping StreamConsumer.Handler
+) -> StreamConsumer {
+    switch mode {
+    case .task:
+        return StreamConsumer(client: client, configuration: configuration, logger: logger, turn: turn, handler: handler)
+    case .eventLoop:
+        return StreamConsumer(client: client, configuration: configuration, logger: logger, turn: turn, onEventLoop: { entries in
+            client.eventLoop.makeFutureWithTask { try await handler(entries) }
+        })
+    }
+}

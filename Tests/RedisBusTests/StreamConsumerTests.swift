@@ -52,15 +52,16 @@ struct StreamConsumerTests {
         )
     }
 
-    @Test("acknowledges only what the handler returned; the rest is reclaimed after reclaimAfter")
-    func acksOnlyReturnedThenReclaims() async throws {
+    @Test("acknowledges only what the handler returned; the rest is reclaimed after reclaimAfter", arguments: HandlerMode.allCases)
+    func acksOnlyReturnedThenReclaims(mode: HandlerMode) async throws {
         try await withRedisClient { client, _ in
             var ids: [String] = []
             for index in 0..<4 {
                 ids.append(try await client.xadd("work", fields: [("n", .integer(index))]))
             }
             let log = DeliveryLog()
-            let consumer = StreamConsumer(
+            let consumer = makeConsumer(
+                mode,
                 client: client,
                 // 2 s: the checks "not yet reclaimed" below must hold on a loaded machine too.
                 configuration: Self.configuration(reclaimAfter: .seconds(2)),
@@ -107,14 +108,14 @@ struct StreamConsumerTests {
         }
     }
 
-    @Test("a handler that throws acknowledges nothing")
-    func handlerFailureLeavesPending() async throws {
+    @Test("a handler that throws acknowledges nothing", arguments: HandlerMode.allCases)
+    func handlerFailureLeavesPending(mode: HandlerMode) async throws {
         try await withRedisClient { client, _ in
             try await client.xadd("work", fields: [("n", 1)])
             try await client.xadd("work", fields: [("n", 2)])
             let log = DeliveryLog()
             struct Refused: Error {}
-            let consumer = StreamConsumer(client: client, configuration: Self.configuration(), logger: testLogger) { entries in
+            let consumer = makeConsumer(mode, client: client, configuration: Self.configuration(), logger: testLogger) { entries in
                 _ = await log.record(entries)
                 throw Refused()
             }
@@ -128,11 +129,11 @@ struct StreamConsumerTests {
         }
     }
 
-    @Test("recreates its group on NOGROUP after Redis restarts empty, without manual steps")
-    func recreatesGroupAfterRestart() async throws {
+    @Test("recreates its group on NOGROUP after Redis restarts empty, without manual steps", arguments: HandlerMode.allCases)
+    func recreatesGroupAfterRestart(mode: HandlerMode) async throws {
         try await withRedisClient { client, redis in
             let log = DeliveryLog()
-            let consumer = StreamConsumer(client: client, configuration: Self.configuration(), logger: testLogger) { entries in
+            let consumer = makeConsumer(mode, client: client, configuration: Self.configuration(), logger: testLogger) { entries in
                 _ = await log.record(entries)
                 return entries.map(\.id)
             }
@@ -152,11 +153,11 @@ struct StreamConsumerTests {
         }
     }
 
-    @Test("recreates its group when it is destroyed under it")
-    func recreatesDestroyedGroup() async throws {
+    @Test("recreates its group when it is destroyed under it", arguments: HandlerMode.allCases)
+    func recreatesDestroyedGroup(mode: HandlerMode) async throws {
         try await withRedisClient { client, _ in
             let log = DeliveryLog()
-            let consumer = StreamConsumer(client: client, configuration: Self.configuration(), logger: testLogger) { entries in
+            let consumer = makeConsumer(mode, client: client, configuration: Self.configuration(), logger: testLogger) { entries in
                 _ = await log.record(entries)
                 return entries.map(\.id)
             }
@@ -172,11 +173,11 @@ struct StreamConsumerTests {
         }
     }
 
-    @Test("cancellation finishes the batch in hand, acknowledges it and returns promptly")
-    func gracefulStop() async throws {
+    @Test("cancellation finishes the batch in hand, acknowledges it and returns promptly", arguments: HandlerMode.allCases)
+    func gracefulStop(mode: HandlerMode) async throws {
         try await withRedisClient { client, _ in
             let log = DeliveryLog()
-            let consumer = StreamConsumer(client: client, configuration: Self.configuration(block: .milliseconds(500)), logger: testLogger) { entries in
+            let consumer = makeConsumer(mode, client: client, configuration: Self.configuration(block: .milliseconds(500)), logger: testLogger) { entries in
                 _ = await log.record(entries)
                 // Work that outlives the cancellation request.
                 let end = ContinuousClock.now + .milliseconds(300)
@@ -203,10 +204,10 @@ struct StreamConsumerTests {
         }
     }
 
-    @Test("an idle consumer stops within its block time when cancelled")
-    func idleStop() async throws {
+    @Test("an idle consumer stops within its block time when cancelled", arguments: HandlerMode.allCases)
+    func idleStop(mode: HandlerMode) async throws {
         try await withRedisClient { client, _ in
-            let consumer = StreamConsumer(client: client, configuration: Self.configuration(block: .milliseconds(300)), logger: testLogger) { entries in
+            let consumer = makeConsumer(mode, client: client, configuration: Self.configuration(block: .milliseconds(300)), logger: testLogger) { entries in
                 entries.map(\.id)
             }
             let elapsed = try await withThrowingTaskGroup(of: Void.self) { group in

@@ -16,17 +16,11 @@ struct StreamReaderTests {
         )
     }
 
-    /// How the reader hands batches over: to an async handler, or to one called on the event loop.
-    enum Delivery: String, CaseIterable, Sendable {
-        case task
-        case eventLoop
-    }
-
     /// Runs `body` while a reader in `delivery` mode records what it delivers in `log`, in order,
     /// then stops it; for the event-loop mode, also checks that every batch arrived on an event
     /// loop's thread.
     private static func withReader(
-        _ delivery: Delivery,
+        _ delivery: HandlerMode,
         client: RedisClient,
         configuration: StreamReader.Configuration,
         log: DeliveryLog,
@@ -61,8 +55,8 @@ struct StreamReaderTests {
         #expect(offLoop.load(ordering: .relaxed) == 0, "batches handed over off the event loop")
     }
 
-    @Test("by default delivers only entries added after it started, in order, none skipped", arguments: Delivery.allCases)
-    func readsNewEntriesInOrder(delivery: Delivery) async throws {
+    @Test("by default delivers only entries added after it started, in order, none skipped", arguments: HandlerMode.allCases)
+    func readsNewEntriesInOrder(delivery: HandlerMode) async throws {
         try await withRedisClient { client, _ in
             try await client.xadd("iots:gw:1", fields: [("n", "old")])
             let log = DeliveryLog()
@@ -87,8 +81,8 @@ struct StreamReaderTests {
         }
     }
 
-    @Test("an explicit start ID delivers what follows it", arguments: Delivery.allCases)
-    func explicitStart(delivery: Delivery) async throws {
+    @Test("an explicit start ID delivers what follows it", arguments: HandlerMode.allCases)
+    func explicitStart(delivery: HandlerMode) async throws {
         try await withRedisClient { client, _ in
             let first = try await client.xadd("iots:gw:1", fields: [("n", "1")])
             let second = try await client.xadd("iots:gw:1", fields: [("n", "2")])
@@ -100,8 +94,8 @@ struct StreamReaderTests {
         }
     }
 
-    @Test("keeps reading after Redis restarts", arguments: Delivery.allCases)
-    func survivesRestart(delivery: Delivery) async throws {
+    @Test("keeps reading after Redis restarts", arguments: HandlerMode.allCases)
+    func survivesRestart(delivery: HandlerMode) async throws {
         try await withRedisClient { client, redis in
             let log = DeliveryLog()
             try await Self.withReader(delivery, client: client, configuration: Self.configuration(startID: "0"), log: log) {

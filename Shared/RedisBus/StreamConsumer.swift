@@ -273,13 +273,14 @@ public struct StreamConsumer: Sendable {
         self.logger.info("stream consumer stopped", metadata: metadata)
     }
 
-    /// Hands entries to the handler and acknowledges what it returns. Handler failures are
-    /// logged and leave the entries pending; acknowledgement failures keep the IDs for later.
+    /// Whether the handler runs on the client's event loop (its connection opens there).
     private var onEventLoop: Bool {
         if case .eventLoop = self.delivery { return true }
         return false
     }
 
+    /// Hands entries to the handler and adds what it returns to `unacknowledged`, which goes
+    /// out with the next read. Handler failures are logged and leave the entries pending.
     private func deliver(_ entries: [StreamEntry], on connection: RedisConnection, unacknowledged: inout [String]) async throws {
         let finished: [String]
         do {

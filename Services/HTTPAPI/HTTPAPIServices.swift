@@ -66,6 +66,8 @@ struct HTTPAPIServices {
                 "maxContentLength": "\(configuration.httpServer.maxContentLength)",
                 "maxWaitSeconds": "\(configuration.httpServer.maxWaitSeconds)",
             ])
-        return HTTPAPIServices(services: [reader, server], readiness: readiness)
+        // Shutdown runs in reverse: the server first (calls in progress still get their reply
+        // or their deadline), then the reader, then the pending calls.
+        return HTTPAPIServices(services: [pending, reader, server], readiness: readiness)
     }
 }

@@ -1,91 +1,129 @@
 import Messaging
+import ServiceLifecycle
+import Synchronization
 
-/// The HTTP calls of this instance waiting for the router's reply, by correlation id.
+/// The calls of this instance waiting for the router's reply, by correlation ID, each with its
+/// deadline.
 ///
-/// A call is registered before its message goes to the router, so a reply that arrives before
-/// the caller starts waiting is kept rather than lost. Each call ends exactly once: with its
-/// reply (``deliver(_:)``) or with nil when its deadline passes (``expire(_:)``) or its message
-/// could not be sent (``cancel(_:)``). Replies nobody waits for (the call already timed out, or
-/// a previous process with this instance id made it) are counted and dropped.
-actor PendingCalls {
-    private enum Slot {
-        /// Registered, the caller not yet waiting.
-        case registered
-        /// The caller is suspended in ``wait(for:)``.
-        case waiting(CheckedContinuation<APIReply?, Never>)
-        /// The reply came before the caller started waiting.
-        case answered(APIReply)
+/// A lock, not an actor: replies are handed over on the event loop of the reply reader
+/// (``ReplyStreamReader``), which resumes the waiting HTTP handlers from there directly, and
+/// a call costs no task beyond its own. Deadlines are enforced by ``run()``, which expires the
+/// calls past theirs every 50 ms (a timer task per call cost more than the call's routing).
+///
+/// Shutdown: started before the server, so it stops after it; calls still waiting then are
+/// answered as expired.
+final class PendingCalls: Service, Sendable {
+    /// How a wait ended.
+    enum Outcome: Sendable {
+        /// The router's reply.
+        case reply(APIReply)
+        /// The deadline passed (or the caller went away) without a reply.
+        case expired
+        /// The call never reached the router stream (the reason).
+        case notSent(String)
     }
 
-    private var slots: [String: Slot] = [:]
+    private struct Waiter {
+        var continuation: CheckedContinuation<Outcome, Never>
+        var deadline: ContinuousClock.Instant
+    }
+
+    private let waiters = Mutex<[String: Waiter]>([:])
     private let metrics: HTTPAPIMetrics
+    private let sweepEvery: Duration
 
-    init(metrics: HTTPAPIMetrics) {
+    /// - Parameter sweepEvery: How often deadlines are checked: a call expires up to this late.
+    init(metrics: HTTPAPIMetrics, sweepEvery: Duration = .milliseconds(50)) {
         self.metrics = metrics
+        self.sweepEvery = sweepEvery
     }
 
-    /// Starts tracking `correlation`; call before sending the message that names it.
-    func register(_ correlation: String) {
-        self.slots[correlation] = .registered
-        self.metrics.callsWaiting.record(self.slots.count)
-    }
-
-    /// Suspends until the reply for `correlation` arrives, or returns nil once it expired or
-    /// was cancelled (also when it was never registered).
-    func wait(for correlation: String) async -> APIReply? {
-        switch self.slots[correlation] {
-        case .answered(let reply):
-            self.remove(correlation)
-            return reply
-        case .registered:
-            return await withCheckedContinuation { continuation in
-                self.slots[correlation] = .waiting(continuation)
+    /// Registers `correlation`, calls `send` (which gets a closure to report that the call could
+    /// not be sent), and waits for the reply until `deadline`. Registration comes first, so a
+    /// reply cannot arrive before its waiter. A cancelled caller stops waiting at once.
+    func wait(
+        for correlation: String,
+        until deadline: ContinuousClock.Instant,
+        send: (_ failed: @escaping @Sendable (_ reason: String) -> Void) -> Void
+    ) async -> Outcome {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+                guard !Task.isCancelled else {
+                    continuation.resume(returning: .expired)
+                    return
+                }
+                let count = self.waiters.withLock { waiters in
+                    waiters[correlation] = Waiter(continuation: continuation, deadline: deadline)
+                    return waiters.count
+                }
+                self.metrics.callsWaiting.record(count)
+                send { reason in
+                    self.finish(correlation, .notSent(reason))
+                }
             }
-        case .waiting, nil:
-            // A second waiter would orphan the first continuation; treat it as expired.
-            return nil
+        } onCancel: {
+            self.finish(correlation, .expired)
         }
     }
 
-    /// Resumes the callers of the replies in `replies` that are still waiting.
-    /// - Returns: how many replies matched no call.
+    /// Resumes the callers the replies are for and returns how many matched no waiting call
+    /// (late, or for a previous process of this instance).
     @discardableResult
     func deliver(_ replies: [APIReply]) -> Int {
-        var unmatched = 0
-        for reply in replies {
-            switch self.slots[reply.correlation] {
-            case .registered:
-                self.slots[reply.correlation] = .answered(reply)
-            case .waiting(let continuation):
-                self.remove(reply.correlation)
-                continuation.resume(returning: reply)
-            case .answered, nil:
-                unmatched += 1
+        var resumed: [(CheckedContinuation<Outcome, Never>, APIReply)] = []
+        let count = self.waiters.withLock { waiters in
+            for reply in replies {
+                if let waiter = waiters.removeValue(forKey: reply.correlation) {
+                    resumed.append((waiter.continuation, reply))
+                }
+            }
+            return waiters.count
+        }
+        self.metrics.callsWaiting.record(count)
+        for (continuation, reply) in resumed {
+            continuation.resume(returning: .reply(reply))
+        }
+        return replies.count - resumed.count
+    }
+
+    /// Expires every call whose deadline is at or before `now`.
+    func expire(dueBy now: ContinuousClock.Instant) {
+        self.expire { $0.deadline <= now }
+    }
+
+    private func expire(where isDue: (Waiter) -> Bool) {
+        var expired: [CheckedContinuation<Outcome, Never>] = []
+        let count = self.waiters.withLock { waiters in
+            for (correlation, waiter) in waiters where isDue(waiter) {
+                waiters[correlation] = nil
+                expired.append(waiter.continuation)
+            }
+            return waiters.count
+        }
+        guard !expired.isEmpty else { return }
+        self.metrics.callsWaiting.record(count)
+        for continuation in expired {
+            continuation.resume(returning: .expired)
+        }
+    }
+
+    /// Enforces the deadlines until the graceful shutdown, then expires what still waits.
+    func run() async {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: self.sweepEvery)
+                self.expire(dueBy: .now)
             }
         }
-        return unmatched
+        self.expire { _ in true }
     }
 
-    /// Ends the call with no reply (its deadline passed).
-    func expire(_ correlation: String) {
-        self.end(correlation)
-    }
-
-    /// Ends the call with no reply (its message could not be sent).
-    func cancel(_ correlation: String) {
-        self.end(correlation)
-    }
-
-    private func end(_ correlation: String) {
-        guard let slot = self.slots[correlation] else { return }
-        self.remove(correlation)
-        if case .waiting(let continuation) = slot {
-            continuation.resume(returning: nil)
+    private func finish(_ correlation: String, _ outcome: Outcome) {
+        let (waiter, count) = self.waiters.withLock { waiters in
+            (waiters.removeValue(forKey: correlation), waiters.count)
         }
-    }
-
-    private func remove(_ correlation: String) {
-        self.slots[correlation] = nil
-        self.metrics.callsWaiting.record(self.slots.count)
+        guard let waiter else { return }
+        self.metrics.callsWaiting.record(count)
+        waiter.continuation.resume(returning: outcome)
     }
 }

@@ -28,8 +28,8 @@ struct ReplyStreamReader: Service {
         let reader = StreamReader(
             client: self.redis,
             configuration: .init(stream: stream, startID: "0-0", batchSize: 512, block: .milliseconds(500)),
-            logger: logger
-        ) { entries in
+            logger: logger,
+            onEventLoop: { entries in
             var replies: [APIReply] = []
             replies.reserveCapacity(entries.count)
             for entry in entries {
@@ -40,12 +40,12 @@ struct ReplyStreamReader: Service {
                     logger.warning("malformed reply", metadata: ["stream": "\(stream)", "error": "\(error)"])
                 }
             }
-            let unmatched = await pending.deliver(replies)
+            let unmatched = pending.deliver(replies)
             if unmatched > 0 {
                 metrics.unmatchedReplies.increment(by: unmatched)
                 logger.debug("replies for calls no longer waiting", metadata: ["count": "\(unmatched)"])
             }
-        }
+        })
         await self.started.set()
         await reader.runThenDeleteStream(redis: self.redis, logger: logger)
     }

@@ -39,26 +39,21 @@ struct RouterExchange: Sendable {
         let call = APICall(
             uid: uid, replyStream: self.replyStream, correlation: correlation,
             deadlineMilliseconds: WallClock.milliseconds() + Int(timeout / .milliseconds(1)), payload: payload)
-        await self.pending.register(correlation)
-        do {
-            try await self.redis.xadd(self.keys.routerStream, fields: RouterMessage.call(call).fields, maxLength: self.streamMaxLength)
-        } catch {
-            await self.pending.cancel(correlation)
-            // The request never left this instance: for the central that is "could never be delivered".
-            self.logger.error("cannot send a call to the router", metadata: ["uid": "\(uid)", "error": "\(error)"])
-            return Answer(code: .destinationNotFound, payload: .empty)
-        }
-        switch await self.awaitReply(correlation, until: deadline + self.grace) {
-        case .response(_, let code, let payload)?:
+        switch await self.exchange(.call(call), correlation: correlation, until: deadline + self.grace) {
+        case .reply(.response(_, let code, let payload)):
             return Answer(code: code, payload: payload)
-        case .aclApplied?:
+        case .reply(.aclApplied):
             self.logger.error("the router answered a call with an ACL outcome", metadata: ["correlation": "\(correlation)"])
             return Answer(code: .timeout, payload: .empty)
-        case nil:
+        case .expired:
             self.metrics.localTimeouts.increment()
             self.logger.warning(
                 "no reply from the router by the deadline; answering 0xA1", metadata: ["uid": "\(uid)", "correlation": "\(correlation)"])
             return Answer(code: .timeout, payload: .empty)
+        case .notSent(let reason):
+            // The request never left this instance: for the central that is "could never be delivered".
+            self.logger.error("cannot send a call to the router", metadata: ["uid": "\(uid)", "error": "\(reason)"])
+            return Answer(code: .destinationNotFound, payload: .empty)
         }
     }
 
@@ -68,41 +63,41 @@ struct RouterExchange: Sendable {
     ///   confirm within `timeout`, 500 when the router refuses it.
     func applyACL(_ change: ACLUpdate.Change, timeout: Duration) async throws(APIError) {
         let correlation = UUID().uuidString
-        let deadline = ContinuousClock.now + timeout
         let update = ACLUpdate(change: change, replyStream: self.replyStream, correlation: correlation)
-        await self.pending.register(correlation)
-        do {
-            try await self.redis.xadd(self.keys.routerStream, fields: RouterMessage.aclUpdate(update).fields, maxLength: self.streamMaxLength)
-        } catch {
-            await self.pending.cancel(correlation)
-            self.logger.error("cannot send an ACL change to the router", metadata: ["error": "\(error)"])
-            throw .routerUnavailable("ACL change")
-        }
-        switch await self.awaitReply(correlation, until: deadline) {
-        case .aclApplied(_, let outcome)? where outcome == "ok":
+        switch await self.exchange(.aclUpdate(update), correlation: correlation, until: ContinuousClock.now + timeout) {
+        case .reply(.aclApplied(_, let outcome)) where outcome == "ok":
             return
-        case .aclApplied(_, let outcome)?:
+        case .reply(.aclApplied(_, let outcome)):
             throw .internalFailure("the router refused the ACL change: \(outcome)")
-        case .response?:
+        case .reply(.response):
             throw .internalFailure("the router answered the ACL change with a response")
-        case nil:
+        case .expired:
+            throw .routerUnavailable("ACL change")
+        case .notSent(let reason):
+            self.logger.error("cannot send an ACL change to the router", metadata: ["error": "\(reason)"])
             throw .routerUnavailable("ACL change")
         }
     }
 
-    /// The reply for `correlation`, or nil once `deadline` passes.
-    private func awaitReply(_ correlation: String, until deadline: ContinuousClock.Instant) async -> APIReply? {
-        let pending = self.pending
-        return await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // Also ends early when the HTTP call itself is cancelled: expiring then frees the
-                // waiter. After a reply the call is gone and expiring is a no-op.
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                await pending.expire(correlation)
+    /// Appends `message` to the router stream and waits for its reply until `deadline`.
+    ///
+    /// The append is not awaited: its reply (on the Redis client's event loop) matters only
+    /// when it fails, and then it ends the wait. Awaiting it would cost the handler a round
+    /// trip through Swift Concurrency's pool before it even starts waiting for the router.
+    private func exchange(_ message: RouterMessage, correlation: String, until deadline: ContinuousClock.Instant) async -> PendingCalls.Outcome {
+        let append = StreamAppend(stream: self.keys.routerStream, fields: message.fields, maxLength: self.streamMaxLength)
+        let redis = self.redis
+        return await self.pending.wait(for: correlation, until: deadline) { failed in
+            redis.pipelineFuture([append.command]).whenComplete { result in
+                switch result {
+                case .success(let replies):
+                    if let reply = replies.first, case .failure(let error) = StreamAppend.result(of: reply) {
+                        failed("\(error)")
+                    }
+                case .failure(let error):
+                    failed("\(error)")
+                }
             }
-            let reply = await pending.wait(for: correlation)
-            group.cancelAll()
-            return reply
         }
     }
 }

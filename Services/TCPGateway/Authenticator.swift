@@ -1,12 +1,13 @@
 import IoTSocket
 import Logging
 import Messaging
+import NIOCore
 import RedisBus
 
 /// Checks challenge answers: the HMAC against the key the ACL in Redis holds for the UID
 /// (`HGET <acl> <uid hex>`), or against the configured central key for the empty UID.
 ///
-/// Stateless apart from the ``LoginThrottle``; safe to call from any task.
+/// Stateless apart from the ``LoginThrottle``; safe to call from any thread.
 struct Authenticator: Sendable {
     /// The outcome of one check.
     enum Verdict: Sendable {
@@ -21,45 +22,60 @@ struct Authenticator: Sendable {
     let throttle: LoginThrottle
     let logger: Logger
 
-    /// Verifies `answer` to `challenge` from the peer at `remoteIP`.
+    /// Verifies `answer` to `challenge` from the peer at `remoteIP`; `nil` is an answer that
+    /// could not even be read (its UID is not a valid name). The future completes on `eventLoop`.
     ///
-    /// Never throws: a Redis failure refuses the login (reason `acl_unavailable`) without
+    /// An accepted login runs no task: the ACL record is read with a future on the Redis
+    /// client's loop and the HMAC is checked back on `eventLoop` (a task per login cost a hop
+    /// through Swift Concurrency's pool each way). Refusals go through the ``LoginThrottle``.
+    ///
+    /// Never fails: a Redis failure refuses the login (reason `acl_unavailable`) without
     /// counting it against the address.
-    func verify(_ answer: ChallengeAnswer, challenge: Challenge, remoteIP: String) async -> Verdict {
-        let key: AuthKey
+    func verify(_ answer: ChallengeAnswer?, challenge: Challenge, remoteIP: String, on eventLoop: any EventLoop) -> EventLoopFuture<Verdict> {
+        guard let answer else {
+            return self.refuse(.malformedAnswer, remoteIP: remoteIP, on: eventLoop)
+        }
         if answer.uid.isCentral {
             guard let centralKey = self.centralKey else {
                 self.logger.warning(
                     "central login refused: no central key is configured (Central.AuthKey or IOTS_CENTRAL_AUTHKEY)",
                     metadata: ["remote": "\(remoteIP)"])
-                return await self.refuse(.centralKeyMissing, remoteIP: remoteIP)
+                return self.refuse(.centralKeyMissing, remoteIP: remoteIP, on: eventLoop)
             }
-            key = centralKey
-        } else {
-            let record: [UInt8]?
-            do {
-                record = try await self.redis.hget(self.keys.acl, field: answer.uid.hex)
-            } catch {
+            return self.check(answer, key: centralKey, challenge: challenge, remoteIP: remoteIP, on: eventLoop)
+        }
+        return self.redis.pipelineFuture([["HGET", .string(self.keys.acl), .string(answer.uid.hex)]])
+            .hop(to: eventLoop)
+            .flatMapThrowing { replies -> [UInt8]? in
+                guard let reply = replies.first else { throw RedisError.unexpectedReply(command: "HGET", reply: "no reply") }
+                if let message = reply.errorMessage { throw RedisError.server(message: message, command: "HGET") }
+                return reply.bytes
+            }
+            .flatMap { record -> EventLoopFuture<Verdict> in
+                guard let record, let entry = ACLRecord.decode(uid: answer.uid, bytes: record) else {
+                    return self.refuse(.unknownUID, remoteIP: remoteIP, on: eventLoop)
+                }
+                return self.check(answer, key: entry.key, challenge: challenge, remoteIP: remoteIP, on: eventLoop)
+            }
+            .flatMapError { error in
                 self.logger.error("ACL lookup failed", metadata: ["uid": "\(answer.uid)", "error": "\(error)"])
-                return .refused(.aclUnavailable, delay: .zero)
+                return eventLoop.makeSucceededFuture(.refused(.aclUnavailable, delay: .zero))
             }
-            guard let record, let entry = ACLRecord.decode(uid: answer.uid, bytes: record) else {
-                return await self.refuse(.unknownUID, remoteIP: remoteIP)
-            }
-            key = entry.key
-        }
+    }
+
+    private func check(
+        _ answer: ChallengeAnswer, key: AuthKey, challenge: Challenge, remoteIP: String, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Verdict> {
         guard answer.isValid(for: key, challenge: challenge) else {
-            return await self.refuse(.badKey, remoteIP: remoteIP)
+            return self.refuse(.badKey, remoteIP: remoteIP, on: eventLoop)
         }
-        return .accepted
+        return eventLoop.makeSucceededFuture(.accepted)
     }
 
-    /// A refusal for an answer that could not even be read (its UID is not a valid name).
-    func refuseMalformed(remoteIP: String) async -> Verdict {
-        await self.refuse(.malformedAnswer, remoteIP: remoteIP)
-    }
-
-    private func refuse(_ reason: LoginRefusal, remoteIP: String) async -> Verdict {
-        .refused(reason, delay: await self.throttle.recordFailure(from: remoteIP))
+    private func refuse(_ reason: LoginRefusal, remoteIP: String, on eventLoop: any EventLoop) -> EventLoopFuture<Verdict> {
+        let throttle = self.throttle
+        return eventLoop.makeFutureWithTask {
+            .refused(reason, delay: await throttle.recordFailure(from: remoteIP))
+        }
     }
 }

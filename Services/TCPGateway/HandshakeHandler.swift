@@ -237,12 +237,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func authenticate(_ answer: ChallengeAnswer?, initiation: Initiation, challenge: Challenge, context: ChannelHandlerContext) {
         self.state = .authenticating(initiation, uid: answer?.uid)
         self.armDeadline(context: context)
-        let authenticator = self.environment.authenticator
-        let remoteIP = self.remoteIP
-        let verdict = context.eventLoop.makeFutureWithTask { () async -> Authenticator.Verdict in
-            guard let answer else { return await authenticator.refuseMalformed(remoteIP: remoteIP) }
-            return await authenticator.verify(answer, challenge: challenge, remoteIP: remoteIP)
-        }
+        let verdict = self.environment.authenticator.verify(answer, challenge: challenge, remoteIP: self.remoteIP, on: context.eventLoop)
         verdict.assumeIsolated().whenSuccess { verdict in
             self.conclude(verdict, context: context)
         }

@@ -18,25 +18,47 @@ enum BenchElement {
         tls: NIOSSLContext? = nil,
         onTransmission: (@Sendable (Transmission, any Channel) -> Void)? = nil
     ) async throws -> any Channel {
-        var bootstrap = ClientBootstrap(group: group)
+        try await self.connectFuture(
+            group: group, host: host, port: port, sourceAddress: sourceAddress, uid: uid, key: key, tls: tls, onTransmission: onTransmission
+        ).get()
+    }
+
+    /// ``connect(group:host:port:sourceAddress:uid:key:tls:onTransmission:)`` as a future, for
+    /// drivers that keep many logins in flight from the event loops (no task per login: the
+    /// client then costs the box less than the gateway it measures).
+    static func connectFuture(
+        group: any EventLoopGroup, host: String, port: Int, sourceAddress: String? = nil, uid: UID, key: AuthKey,
+        tls: NIOSSLContext? = nil,
+        onTransmission: (@Sendable (Transmission, any Channel) -> Void)? = nil
+    ) -> EventLoopFuture<any Channel> {
+        let eventLoop = group.next()
+        let loggedIn = eventLoop.makePromise(of: Void.self)
+        var bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(BenchLoginHandler(uid: uid, key: key, tls: tls, loggedIn: loggedIn))
+                    try sync.addHandler(ByteToMessageHandler(TransmissionDecoder(maxTransmissionLength: 16 * 1024 * 1024)))
+                    try sync.addHandler(MessageToByteHandler(TransmissionEncoder()))
+                    try sync.addHandler(BenchTransmissionHandler(onTransmission: onTransmission))
+                }
+            }
         if let sourceAddress {
-            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: sourceAddress, port: 0))
-        }
-        let channel = try await bootstrap.connect(host: host, port: port) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                let loggedIn = channel.eventLoop.makePromise(of: Void.self)
-                let sync = channel.pipeline.syncOperations
-                try sync.addHandler(BenchLoginHandler(uid: uid, key: key, tls: tls, loggedIn: loggedIn))
-                try sync.addHandler(ByteToMessageHandler(TransmissionDecoder(maxTransmissionLength: 16 * 1024 * 1024)))
-                try sync.addHandler(MessageToByteHandler(TransmissionEncoder()))
-                try sync.addHandler(BenchTransmissionHandler(onTransmission: onTransmission))
-                return (channel, loggedIn.futureResult)
+            do {
+                bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: sourceAddress, port: 0))
+            } catch {
+                loggedIn.fail(error)
+                return eventLoop.makeFailedFuture(error)
             }
         }
-        try await channel.1.get()
-        return channel.0
+        return bootstrap.connect(host: host, port: port)
+            .flatMapError { error in
+                loggedIn.fail(error)
+                return eventLoop.makeFailedFuture(error)
+            }
+            .flatMap { channel in loggedIn.futureResult.map { channel } }
     }
 
     /// A TLS context that accepts any server certificate (load tests against self-signed ones).

@@ -5,6 +5,7 @@ import IoTSocket
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// Opens many authenticated device sessions against a gateway, holds them with periodic
 /// pings, and reports logins per second and — given the gateway's PID — its memory per session.
@@ -144,45 +145,65 @@ struct SessionsWorker: AsyncParsableCommand {
         let ports = self.port.split(separator: ",").compactMap { Int($0) }
         let group = MultiThreadedEventLoopGroup.singleton
         let tlsContext = self.tls ? try BenchElement.insecureTLSContext() : nil
-        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        var channels: [any Channel] = []
-        channels.reserveCapacity(self.count)
-        var failed = 0
-        var firstError: String?
         let start = ContinuousClock.now
-        try await withThrowingTaskGroup(of: (channel: (any Channel)?, micros: UInt64, error: String?).self) { tasks in
+        // Logins are kept `concurrency` in flight by future callbacks, not a task each: the
+        // client must cost the shared cores as little as it can next to the gateway.
+        struct Progress {
             var next = 0
-            func launch() {
-                let index = next
-                next += 1
-                let device = self.first + index
-                let source = "127.\(1 + (self.worker % 200)).\((device / 250) % 250).\(1 + device % 250)"
-                let port = ports[device % ports.count]
-                tasks.addTask {
-                    let began = ContinuousClock.now
-                    do {
-                        let channel = try await BenchElement.connect(
-                            group: group, host: self.host, port: port, sourceAddress: source, uid: BenchACL.uid(device), key: BenchACL.key,
-                            tls: tlsContext)
-                        let elapsed = ContinuousClock.now - began
-                        return (channel, UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000), nil)
-                    } catch {
-                        return (nil, 0, "\(error)")
+            var finished = 0
+            var channels: [any Channel] = []
+            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+            var failed = 0
+            var firstError: String?
+        }
+        let progress = Mutex(Progress())
+        let allDone = group.next().makePromise(of: Void.self)
+        let total = self.count
+        let settings = self
+        @Sendable func launch() {
+            guard let index = progress.withLock({ state -> Int? in
+                guard state.next < total else { return nil }
+                state.next += 1
+                return state.next - 1
+            }) else { return }
+            let device = settings.first + index
+            let source = "127.\(1 + (settings.worker % 200)).\((device / 250) % 250).\(1 + device % 250)"
+            let port = ports[device % ports.count]
+            let began = ContinuousClock.now
+            BenchElement.connectFuture(
+                group: group, host: settings.host, port: port, sourceAddress: source, uid: BenchACL.uid(device), key: BenchACL.key, tls: tlsContext
+            ).whenComplete { result in
+                let elapsed = ContinuousClock.now - began
+                let done = progress.withLock { state -> Bool in
+                    switch result {
+                    case .success(let channel):
+                        state.channels.append(channel)
+                        _ = state.histogram.record(UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000))
+                    case .failure(let error):
+                        state.failed += 1
+                        if state.firstError == nil { state.firstError = "\(error)" }
                     }
+                    state.finished += 1
+                    return state.finished == total
                 }
-            }
-            while next < min(self.concurrency, self.count) { launch() }
-            while let result = try await tasks.next() {
-                if let channel = result.channel {
-                    channels.append(channel)
-                    _ = histogram.record(result.micros)
+                if done {
+                    allDone.succeed()
+                } else if case .failure = result {
+                    // A failure can complete at once, on this very stack: do not recurse.
+                    group.next().execute { launch() }
                 } else {
-                    failed += 1
-                    if firstError == nil { firstError = result.error }
+                    launch()
                 }
-                if next < self.count { launch() }
             }
         }
+        if total == 0 {
+            allDone.succeed()
+        }
+        for _ in 0..<min(self.concurrency, total) {
+            launch()
+        }
+        try await allDone.futureResult.get()
+        let (channels, histogram, failed, firstError) = progress.withLock { ($0.channels, $0.histogram, $0.failed, $0.firstError) }
         let loginElapsed = ContinuousClock.now - start
         // Written straight to the pipe (print would sit in stdio's buffer): the parent is waiting.
         FileHandle.standardOutput.write(Data("READY \(channels.count) \(failed)\n".utf8))

@@ -120,6 +120,8 @@ run "UDP ingest at 50000/s" udp-ingest --redis "$redis" --port "$udp_port" --met
 webhook_jobs=200000
 [ $quick -eq 1 ] && webhook_jobs=20000
 run "telemetry webhooks delivered by one dispatcher" webhook-deliveries --redis "$redis" --count $webhook_jobs --devices 1000 --dispatcher "$bin/webhook-dispatcher"
+# Queued all at once, queue-to-send measures the backlog; at a fixed rate it measures the dispatcher.
+run "telemetry webhooks at 10000/s (queue-to-send)" webhook-deliveries --redis "$redis" --count $((webhook_jobs / 2)) --rate 10000 --devices 1000 --dispatcher "$bin/webhook-dispatcher"
 # Five gateways holding sessions together (each up to its 20 000-file limit): the plain one and
 # four more, seven client workers.
 ports=$tcp_port; gateway_pids=$pid_tcp_gateway

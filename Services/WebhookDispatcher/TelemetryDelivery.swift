@@ -2,14 +2,17 @@ import IoTSocket
 import Logging
 import NIOCore
 import ServiceKit
+import Synchronization
 
-/// Delivers a batch of telemetry messages to the telemetry webhook, devices in parallel and
-/// each device's messages one after the other, and says what became of each.
+/// Delivers a batch of telemetry messages to the telemetry webhook, devices in parallel (a
+/// few workers taking one device's chain after another) and each device's messages one after
+/// the other, and says what became of each.
 ///
 /// Ordering: one device's messages are sent in queue order, the next only after the previous
 /// one got its 2xx. When one fails, the device's later messages in the batch are not sent but
-/// scheduled right behind it, so order holds as long as the endpoint is healthy. Batches of
-/// one instance run one after the other, so order holds across its batches too; several
+/// scheduled right behind it, so order holds as long as the endpoint is healthy. Two batches
+/// of one instance overlap, but a device's chain waits for its chain in the batch before
+/// (``DeviceLine``), so order holds across its batches too; several
 /// instances read disjoint batches at the same time, so a device whose messages land in two
 /// instances' batches at once may see those few delivered out of order (run one instance when
 /// strict order matters more than throughput and failover).
@@ -46,15 +49,29 @@ struct TelemetryDelivery: Sendable {
             chains[message.uid, default: []].append(index)
         }
         var results = [TelemetryDisposition](repeating: .delivered, count: messages.count)
+        let work = ChainQueue(
+            devices.map { device in
+                (place: places[device], chain: chains[device, default: []].sorted { messages[$0].precedes(messages[$1]) }.map { ($0, messages[$0]) })
+            })
+        // Workers take the next device's chain in turn: a task per device (a thousand per
+        // batch) spent more on tasks and on waiting for a slot than on the deliveries. Half as
+        // many workers as the endpoint has slots, since two batches are delivered at once
+        // (measured: 21 400-21 500/s against 20 000-20 500/s with as many as the slots).
+        let workers = min(max(1, self.endpoint.maxInFlight / 2), devices.count)
         await withTaskGroup(of: [(Int, TelemetryDisposition)].self) { group in
-            for device in devices {
-                let chain = chains[device, default: []].sorted { messages[$0].precedes(messages[$1]) }.map { ($0, messages[$0]) }
-                let place = places[device]
+            for _ in 0..<workers {
                 group.addTask {
-                    guard let line, let place else { return await self.deliverChain(chain, started: started) }
-                    await line.waitForTurn(place)
-                    defer { line.leave(place) }
-                    return await self.deliverChain(chain, started: started)
+                    var dispositions: [(Int, TelemetryDisposition)] = []
+                    while let next = work.next() {
+                        guard let line, let place = next.place else {
+                            dispositions += await self.deliverChain(next.chain, started: started)
+                            continue
+                        }
+                        await line.waitForTurn(place)
+                        dispositions += await self.deliverChain(next.chain, started: started)
+                        line.leave(place)
+                    }
+                    return dispositions
                 }
             }
             for await chainResults in group {
@@ -162,5 +179,25 @@ struct TelemetryDelivery: Sendable {
             return .deadLetter(updated, reason: "retries exhausted after \(updated.failures) attempts: \(failure)", label: "exhausted")
         }
         return .retry(updated, dueAtMilliseconds: due)
+    }
+}
+
+/// The device chains of one batch, handed out in order to the workers that deliver them.
+private final class ChainQueue: Sendable {
+    typealias Item = (place: DeviceLine.Place?, chain: [(Int, PendingTelemetry)])
+
+    private let items: [Item]
+    private let taken = Mutex(0)
+
+    init(_ items: [Item]) {
+        self.items = items
+    }
+
+    func next() -> Item? {
+        self.taken.withLock { taken in
+            guard taken < self.items.count else { return nil }
+            taken += 1
+            return self.items[taken - 1]
+        }
     }
 }

@@ -17,6 +17,8 @@ final class WebhookEndpoint: Sendable {
     let breaker: CircuitBreaker
     let metrics: EndpointMetrics
     private let gate: InFlightGate
+    /// The most requests in flight to this endpoint (`MaxInFlight`).
+    var maxInFlight: Int { self.gate.capacity }
     private let client: HTTPClient
     private let authorization: String
     private let signer: WebhookSigner?

@@ -34,7 +34,7 @@ struct PendingTelemetry: Sendable, Equatable {
     }
 
     init(entryID: String, uid: UID, payload: PayloadBlock, receivedAtMilliseconds: Int) {
-        self.webhookID = "msg_\(entryID.replacingOccurrences(of: "-", with: "_"))_\(uid.hex)"
+        self.webhookID = WebhookSigner.webhookID(prefix: "msg", entryID: entryID, uid: uid)
         self.entryID = entryID
         self.uid = uid
         self.payload = payload

@@ -129,7 +129,7 @@ struct RequestWebhookService: Service {
         }
         let queuedAt = Int(job.entryID.split(separator: "-").first ?? "") ?? WallClock.milliseconds()
         self.endpoint.metrics.queueToSend.recordNanoseconds(Int64(max(0, WallClock.milliseconds() - queuedAt)) * 1_000_000)
-        let webhookID = "req_\(job.entryID.replacingOccurrences(of: "-", with: "_"))_\(job.uid.hex)"
+        let webhookID = WebhookSigner.webhookID(prefix: "req", entryID: job.entryID, uid: job.uid)
         var attempt = 0
         while true {
             attempt += 1

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IoTSocket
 
 /// Signs webhook bodies the Standard Webhooks way, so a central can check a call came from its
 /// concentrator and was not replayed late.
@@ -33,5 +34,23 @@ struct WebhookSigner: Sendable {
             ("webhook-timestamp", String(timestampSeconds)),
             ("webhook-signature", "v1," + Data(mac).base64EncodedString()),
         ]
+    }
+
+    /// The Standard Webhooks `webhook-id` of the job in stream entry `entryID` (stable across
+    /// retries): `<prefix>_<entry ID with "_" for "-">_<uid hex>`.
+    ///
+    /// Built byte by byte: Foundation's `replacingOccurrences` cost 2.5 % of the dispatcher's
+    /// CPU at 20 000 deliveries per second.
+    static func webhookID(prefix: String, entryID: String, uid: UID) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(prefix.utf8.count + entryID.utf8.count + 34)
+        bytes += prefix.utf8
+        bytes.append(UInt8(ascii: "_"))
+        for byte in entryID.utf8 {
+            bytes.append(byte == UInt8(ascii: "-") ? UInt8(ascii: "_") : byte)
+        }
+        bytes.append(UInt8(ascii: "_"))
+        bytes += uid.hex.utf8
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -87,6 +87,42 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
+    @Test("Redis down: a call that cannot be sent gets 160 without waiting for its timeout; after Redis returns, calls work again")
+    func redisOutage() async throws {
+        let harness = try await HTTPAPIHarness.start(http: ["MaxSecWaitResponse": 30])
+        do {
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            let device = try await harness.connect(Self.echo, key: Self.deviceKey)
+            try await harness.waitForSession(Self.echo, "online")
+
+            try await harness.redis.stopKeepingData()
+            let start = ContinuousClock.now
+            let unsent = try await harness.http(.POST, "/request", body: #"{"UID": "Echo-1", "Timeout": 20, "Format": "ASCII", "Payload": "?"}"#)
+            let waited = ContinuousClock.now - start
+            #expect(unsent.body == #"{"Code":160,"Payload":[],"Format":"BINARY"}"#)
+            // Refused once the Redis client gives up waiting for a connection (5 s), not at 20 s.
+            #expect(waited < .seconds(10), "answered after \(waited)")
+
+            try await harness.redis.resume()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    guard case .request(nil, let tracking, let payload) = try await device.receive(timeout: .seconds(15)) else {
+                        Issue.record("the device did not receive a request")
+                        return
+                    }
+                    try await device.send(.response(uid: nil, tracking: tracking, code: .valid, payload: payload))
+                }
+                let answer = try await harness.http(.POST, "/request", body: #"{"UID": "Echo-1", "Timeout": 15, "Format": "ASCII", "Payload": "back"}"#)
+                #expect(answer.body == #"{"Code":0,"Payload":"back","Format":"ASCII"}"#)
+                try await group.waitForAll()
+            }
+            await device.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("160 for an unknown or offline device, 161 for a silent one within Timeout + 1 s")
     func concentratorCodes() async throws {
         let harness = try await HTTPAPIHarness.start()

@@ -203,6 +203,35 @@ struct RoutingTests {
         await harness.stop()
     }
 
+    @Test("Redis restarts under the running stack (data kept): sessions stay and requests route both ways again")
+    func redisRestart() async throws {
+        let harness = try await RoutingHarness.start()
+        do {
+            let central = try await harness.central(on: harness.portB, pushing: Self.acl)
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            let payload = try PayloadBlock(format: .ascii, data: Array("again".utf8))
+
+            // Every service loses its Redis connections here: the gateways' publishers retry,
+            // their command readers and the router's consumer reconnect and read on.
+            try await harness.redis.restart(empty: false)
+            try await central.send(.request(uid: Self.plc, tracking: 7, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(15)) == .request(uid: nil, tracking: 7, payload: payload))
+            try await device.send(.response(uid: nil, tracking: 7, code: .valid, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(10)) == .response(uid: Self.plc, tracking: 7, code: .valid, payload: payload))
+
+            try await device.send(.request(uid: nil, tracking: 8, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(10)) == .request(uid: Self.plc, tracking: 8, payload: payload))
+            try await central.send(.response(uid: Self.plc, tracking: 8, code: .valid, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(10)) == .response(uid: nil, tracking: 8, code: .valid, payload: payload))
+            await device.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("kill -9 of a gateway: its devices reconnect to the other and requests reach them")
     func gatewayCrash() async throws {
         let harness = try await RoutingHarness.start(keepSessionSeconds: 30)

@@ -93,15 +93,28 @@ public final class TestRedis: @unchecked Sendable {
     /// - Parameter empty: `true` (default) comes back with no data, like a Redis without
     ///   persistence after a crash; `false` saves a snapshot first and loads it on start.
     public func restart(empty: Bool = true) async throws {
-        let snapshot = URL(fileURLWithPath: self.directory).appendingPathComponent("dump.rdb").path
         if empty {
+            let snapshot = URL(fileURLWithPath: self.directory).appendingPathComponent("dump.rdb").path
             try? FileManager.default.removeItem(atPath: snapshot)
+            self.kill(removeDirectory: false)
         } else {
-            let connection = try await RedisConnection.connect(to: self.redisURL)
-            try await connection.send(["SAVE"])
-            await connection.close()
+            try await self.stopKeepingData()
         }
+        try await self.resume()
+    }
+
+    /// An outage: saves a snapshot, then kills the server; ``resume()`` brings it back with
+    /// that data. Until then every connection to its port is refused.
+    public func stopKeepingData() async throws {
+        let connection = try await RedisConnection.connect(to: self.redisURL)
+        try await connection.send(["SAVE"])
+        await connection.close()
         self.kill(removeDirectory: false)
+    }
+
+    /// Starts the server again on the same port (after ``stopKeepingData()``), with what its
+    /// directory holds, and waits until it answers.
+    public func resume() async throws {
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         let process = try await Self.launch(port: self.port, directory: self.directory)
         self.lock.withLock { self.process = process }

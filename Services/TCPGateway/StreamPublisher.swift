@@ -21,7 +21,8 @@ import Synchronization
 /// survives a Redis reconnect; after the last attempt it is dropped and counted.
 ///
 /// Shutdown: started first, so the service group stops it last; by then the server has closed
-/// every connection, and ``run()`` returns once their session-closed events are sent.
+/// every connection, and ``run()`` returns once their session-closed events are sent, or after
+/// `drainLimit` (10 s) when Redis cannot take them.
 final class StreamPublisher: Service, Sendable {
     /// Where the handlers of one event loop queue their entries.
     struct Outbox: Sendable {
@@ -91,13 +92,20 @@ final class StreamPublisher: Service, Sendable {
     private let batchLimit = 1024
     private let retryLimit = 8
     private let backoff = ReconnectBackoff()
+    /// How long shutdown waits for the last entries to reach Redis.
+    private let drainLimit: Duration
 
     /// - Parameters:
     ///   - group: The loops the connections run on: one outbox each.
     ///   - redis: The client whose shared connection carries the appends; the publisher runs on
     ///     its event loop.
     ///   - capacity: The most entries one loop's outbox holds while Redis is unreachable.
-    init(group: MultiThreadedEventLoopGroup, redis: RedisClient, capacity: Int = 100_000, metrics: GatewayMetrics, logger: Logger) {
+    ///   - drainLimit: How long shutdown waits for the last entries to reach Redis.
+    init(
+        group: MultiThreadedEventLoopGroup, redis: RedisClient, capacity: Int = 100_000, drainLimit: Duration = .seconds(10),
+        metrics: GatewayMetrics, logger: Logger
+    ) {
+        self.drainLimit = drainLimit
         self.redis = redis
         self.metrics = metrics
         self.logger = logger
@@ -116,14 +124,27 @@ final class StreamPublisher: Service, Sendable {
     func run() async {
         try? await gracefulShutdown()
         let eventLoop = self.eventLoop
-        await withTaskCancellationHandler {
-            try? await self.drained().get()
-        } onCancel: {
+        let giveUp = { @Sendable in
             eventLoop.execute {
                 self.state.value.cancelled = true
+                // What was never taken is lost with the process: count it too.
+                let left = self.queues.all.reduce(0) { $0 + $1.takeAll().count }
+                self.metrics.publishDropped.increment(by: left)
                 self.completeDrainWaiters()
             }
         }
+        // With Redis unreachable the retries would hold the exit for minutes: after
+        // `drainLimit`, what is still queued is dropped (counted and logged) and the process ends.
+        let deadline = eventLoop.scheduleTask(in: TimeAmount(self.drainLimit)) {
+            self.logger.error("Redis unreachable at shutdown: dropping the entries not yet appended", metadata: ["after": "\(self.drainLimit)"])
+            giveUp()
+        }
+        await withTaskCancellationHandler {
+            try? await self.drained().get()
+        } onCancel: {
+            giveUp()
+        }
+        deadline.cancel()
     }
 
     /// Completes once every outbox is empty and no batch is in flight.

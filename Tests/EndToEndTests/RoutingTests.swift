@@ -232,6 +232,32 @@ struct RoutingTests {
         await harness.stop()
     }
 
+    @Test("SIGTERM while Redis is unreachable: the gateway and the router still exit, in bounded time")
+    func stopWithoutRedis() async throws {
+        let harness = try await RoutingHarness.start()
+        do {
+            _ = try await harness.central(on: harness.portB, pushing: Self.acl)
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            harness.redis.stop()
+            let start = ContinuousClock.now
+            // The session-closed events cannot be appended: the publisher gives up after 10 s
+            // instead of retrying for minutes; every other Redis step waits 5 s at most.
+            async let gateway = harness.gatewayA.stop(timeout: .seconds(60))
+            async let router = harness.router.stop(timeout: .seconds(60))
+            let (gatewayStatus, routerStatus) = await (gateway, router)
+            let elapsed = ContinuousClock.now - start
+            #expect(gatewayStatus == 0)
+            #expect(routerStatus == 0)
+            #expect(elapsed < .seconds(45), "stopped after \(elapsed)")
+            #expect(harness.gatewayA.output.contains("Redis unreachable at shutdown"))
+            await device.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("kill -9 of a gateway: its devices reconnect to the other and requests reach them")
     func gatewayCrash() async throws {
         let harness = try await RoutingHarness.start(keepSessionSeconds: 30)

@@ -84,13 +84,15 @@ public struct ServiceRuntime: Sendable {
                 "redis": "\(self.configuration.redis.url.redactingPassword)",
                 "pid": "\(getpid())",
             ])
-        let group = ServiceGroup(
-            configuration: .init(
-                services: ([admin] + services).map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: self.logger
-            )
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: ([admin] + services).map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: self.logger
         )
+        // A bound on graceful shutdown, then the services are cancelled: a stop must end even
+        // when Redis is unreachable. Long enough for an HTTP call waiting at SIGTERM.
+        groupConfiguration.maximumGracefulShutdownDuration = Self.maximumShutdown(self.configuration)
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch {
@@ -100,6 +102,12 @@ public struct ServiceRuntime: Sendable {
         }
         await redis.close()
         self.logger.info("stopped")
+    }
+
+    /// How long a graceful shutdown may take before the services are cancelled: 30 s, or
+    /// `HTTPServer.MaxSecWaitResponse` + 10 s when that is longer.
+    static func maximumShutdown(_ configuration: ConcentratorConfiguration) -> Duration {
+        .seconds(max(30, configuration.httpServer.maxWaitSeconds + 10))
     }
 
     /// `<host name>-<pid>`: unique per container replica and per process on one host.

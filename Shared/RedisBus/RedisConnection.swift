@@ -81,8 +81,7 @@ public final class RedisConnection: RedisCommandExecutor {
 
     public func pipeline(_ commands: [[RedisArgument]]) async throws -> [RedisValue] {
         guard !commands.isEmpty else { return [] }
-        let buffer = RedisCommandEncoder.encode(commands, allocator: self.channel.allocator)
-        return try await self.submit(buffer, replyCount: commands.count, label: "PIPELINE(\(commands.count))", timeout: nil).get()
+        return try await self.submit(commands, label: "PIPELINE(\(commands.count))", timeout: nil).get()
     }
 
     /// ``RedisCommandExecutor/xackThenReadGroup(_:group:consumer:acknowledging:count:block:)`` as
@@ -91,11 +90,26 @@ public final class RedisConnection: RedisCommandExecutor {
         _ stream: String, group: String, consumer: String, acknowledging ids: [String], count: Int, block: Duration
     ) -> EventLoopFuture<[StreamEntry]> {
         let commands = Self.xackThenReadGroupCommands(stream, group: group, consumer: consumer, acknowledging: ids, count: count, block: block)
-        let buffer = RedisCommandEncoder.encode(commands, allocator: self.channel.allocator)
-        return self.submit(buffer, replyCount: commands.count, label: "XREADGROUP", timeout: block + Self.blockingReplyMargin)
+        return self.submit(commands, label: "XREADGROUP", timeout: block + Self.blockingReplyMargin)
             .flatMapThrowing { replies in
                 try Self.entries(of: stream, fromXackThenReadGroup: replies, commands: commands)
             }
+    }
+
+    /// The entries of `stream` after `id` (`XREAD … BLOCK`) as a future completed on
+    /// ``eventLoop``, for readers that stay on it; none when `block` passed without any.
+    func xreadFuture(_ stream: String, after id: String, count: Int, block: Duration) -> EventLoopFuture<[StreamEntry]> {
+        let command = Self.xreadCommand(streams: [(stream, id)], count: count, block: block)
+        return self.submit([command], label: "XREAD", timeout: block + Self.blockingReplyMargin)
+            .flatMapThrowing { replies in
+                let batches = try StreamBatch.list(from: try replies[0].throwingServerError(command: command), command: "XREAD")
+                return batches.first { $0.stream == stream }?.entries ?? []
+            }
+    }
+
+    /// Encodes `commands` and writes them as one batch; the future has their replies in order.
+    private func submit(_ commands: [[RedisArgument]], label: String, timeout: Duration?) -> EventLoopFuture<[RedisValue]> {
+        self.submit(RedisCommandEncoder.encode(commands, allocator: self.channel.allocator), replyCount: commands.count, label: label, timeout: timeout)
     }
 
     /// Closes the connection; commands still waiting fail with
@@ -164,8 +178,7 @@ public final class RedisConnection: RedisCommandExecutor {
         }
         guard !commands.isEmpty else { return self.channel.eventLoop.makeSucceededVoidFuture() }
         let handshakeCommands = commands
-        let buffer = RedisCommandEncoder.encode(commands, allocator: self.channel.allocator)
-        return self.submit(buffer, replyCount: commands.count, label: "AUTH/SELECT", timeout: nil).flatMapThrowing { replies in
+        return self.submit(commands, label: "AUTH/SELECT", timeout: nil).flatMapThrowing { replies in
             for (command, reply) in zip(handshakeCommands, replies) {
                 _ = try reply.throwingServerError(command: command)
             }

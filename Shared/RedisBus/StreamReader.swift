@@ -171,23 +171,16 @@ public struct StreamReader: Sendable {
             promise.succeed()
             return
         }
-        let stream = self.configuration.stream
-        let command = RedisConnection.xreadCommand(
-            streams: [(stream, cursor.lastID)], count: self.configuration.batchSize, block: self.configuration.block)
-        var buffer = connection.channel.allocator.buffer(capacity: 96)
-        var encoder = RedisCommandEncoder()
-        encoder.encode(command, into: &buffer)
-        connection.submit(buffer, replyCount: 1, label: "XREAD", timeout: self.configuration.block + RedisConnection.blockingReplyMargin)
+        connection.xreadFuture(self.configuration.stream, after: cursor.lastID, count: self.configuration.batchSize, block: self.configuration.block)
             .whenComplete { result in
-                do {
-                    let reply = try result.get()[0].throwingServerError(command: command)
-                    let batches = try StreamBatch.list(from: reply, command: "XREAD")
-                    if let entries = batches.first(where: { $0.stream == stream })?.entries, let newest = entries.last {
+                switch result {
+                case .success(let entries):
+                    if let newest = entries.last {
                         cursor.lastID = newest.id
                         handler(entries)
                     }
                     self.readNext(on: connection, cursor: cursor, handler: handler, promise: promise)
-                } catch {
+                case .failure(let error):
                     promise.fail(error)
                 }
             }

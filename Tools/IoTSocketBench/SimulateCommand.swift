@@ -66,7 +66,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 let interval = Duration.seconds(1 / self.requests)
                 let devices = self.devices
                 tasks.addTask {
-                    var tracking: UInt16 = 0
+                    var tracking = UInt16.random(in: 0...UInt16.max)
                     while ContinuousClock.now < end {
                         try await Task.sleep(for: interval)
                         tracking &+= 1

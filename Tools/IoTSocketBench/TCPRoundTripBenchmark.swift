@@ -79,12 +79,19 @@ final class RoundTripDriver: @unchecked Sendable {
     init(devices: [UID], payload: PayloadBlock) {
         self.devices = devices
         self.payload = payload
-        self.nextTracking = Array(repeating: 0, count: devices.count)
+        // A random start on each device: the bench's UIDs are the same from run to run, and a
+        // request left in flight when the previous run stopped (its device gone before
+        // answering) keeps its tracking number busy until the router's timeout (0xA2).
+        self.nextTracking = devices.map { _ in UInt16.random(in: 0...UInt16.max) }
     }
 
     private static func key(device: Int, tracking: UInt16) -> UInt64 { UInt64(device) << 16 | UInt64(tracking) }
 
-    func run(on channel: any Channel, seconds: Int, concurrency: Int, rate: Int) async throws -> [(key: String, value: String)] {
+    /// - Parameter drainLimit: how long to wait after the measured seconds for the answers to
+    ///   requests still in flight (longer than the router's request timeout).
+    func run(
+        on channel: any Channel, seconds: Int, concurrency: Int, rate: Int, drainLimit: Duration = .seconds(15)
+    ) async throws -> [(key: String, value: String)] {
         let loop = channel.eventLoop
         let start = ContinuousClock.now
         try await loop.submit {
@@ -115,8 +122,15 @@ final class RoundTripDriver: @unchecked Sendable {
         try await Task.sleep(for: .seconds(seconds))
         let elapsed = ContinuousClock.now - start
         timer?.cancel()
+        try await loop.submit { self.measuring = false }.get()
+        // Every request gets exactly one answer: wait for those still in flight (answers, or
+        // 0xA1 at the router's timeout) before the devices go, so none is left busy for the
+        // next run; what is still unanswered after `drainLimit` is reported.
+        let drainUntil = ContinuousClock.now + drainLimit
+        while try await loop.submit({ !self.pending.isEmpty }).get(), ContinuousClock.now < drainUntil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         return try await loop.submit {
-            self.measuring = false
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let errors = self.codes.filter { $0.key != 0 }.map { "0x\(String($0.key, radix: 16)):\($0.value)" }.sorted().joined(separator: ",")
             func ms(_ percentile: Double) -> String { String(format: "%.3f", Double(self.histogram.valueAtPercentile(percentile)) / 1000) }
@@ -125,6 +139,7 @@ final class RoundTripDriver: @unchecked Sendable {
                 ("per_second", String(format: "%.0f", Double(self.completed) / seconds)),
                 ("p50_ms", ms(50)), ("p90_ms", ms(90)), ("p99_ms", ms(99)), ("p999_ms", ms(99.9)),
                 ("max_ms", String(format: "%.3f", Double(self.histogram.max) / 1000)), ("errors", errors.isEmpty ? "none" : errors),
+                ("unanswered", String(self.pending.count)),
             ]
         }.get()
     }

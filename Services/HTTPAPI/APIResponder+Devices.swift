@@ -76,7 +76,6 @@ extension APIResponder {
         return .empty(status: .noContent)
     }
 
-    /// `GET /sessions/central`: whether the central holds a TCP session, where and since when.
     /// `GET /applications`: each webhook application (the configured request and telemetry
     /// URLs) with the status webhook-dispatcher keeps in Redis.
     func applications() async throws(APIError) -> Response {
@@ -91,6 +90,7 @@ extension APIResponder {
         return .json(.array(statuses.map { $0.jsonValue(atMilliseconds: now) }))
     }
 
+    /// `GET /sessions/central`: whether the central holds a TCP session, where and since when.
     func centralSession() async throws(APIError) -> Response {
         let presence: DevicePresence
         do {

@@ -123,9 +123,9 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
-    @Test("160 for an unknown or offline device, 161 for a silent one within Timeout + 1 s")
+    @Test("160 for an unknown or offline device, 161 for a silent one within Timeout + 1 s, Timeout capped by MaxSecWaitResponse")
     func concentratorCodes() async throws {
-        let harness = try await HTTPAPIHarness.start()
+        let harness = try await HTTPAPIHarness.start(http: ["MaxSecWaitResponse": 2])
         do {
             _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
             for uid in ["Nobody", "Silent"] {
@@ -141,6 +141,16 @@ struct HTTPAPITests {
             let elapsed = ContinuousClock.now - start
             #expect(answer.body == #"{"Code":161,"Payload":[],"Format":"BINARY"}"#)
             #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(2), "answered after \(elapsed)")
+
+            // A Timeout above HTTPServer.MaxSecWaitResponse (2 s here) waits only that long, and
+            // so does a call without one.
+            for body in [#"{"UID": "Silent", "Timeout": 600, "Format": "BINARY", "Payload": []}"#, #"{"UID": "Silent", "Format": "BINARY", "Payload": []}"#] {
+                let capped = ContinuousClock.now
+                let answer = try await harness.http(.POST, "/request", body: body)
+                let waited = ContinuousClock.now - capped
+                #expect(answer.body == #"{"Code":161,"Payload":[],"Format":"BINARY"}"#)
+                #expect(waited >= .milliseconds(1_900) && waited < .seconds(3), "\(body) answered after \(waited)")
+            }
             await device.close()
 
             // With the router down nobody answers the call: http-api itself says 0xA1 at the
@@ -402,6 +412,39 @@ struct HTTPAPITests {
             #expect(central["connected"] == .bool(false))
             #expect(central["status"]?.stringValue == "never-seen")
 
+            // The central over TCP: connected, where and since when.
+            let centralElement = try await harness.connect(.central, key: try AuthKey(hex: TestStack.centralKeyHex))
+            try await harness.waitForSession(.central, "online")
+            let connected = try await harness.http(.GET, "/sessions/central").json()
+            #expect(connected["connected"] == .bool(true))
+            #expect(connected["status"]?.stringValue == "online")
+            #expect(connected["gateway"]?.stringValue == "gw-1")
+            #expect(connected["connectedSince"]?.stringValue?.hasSuffix("Z") == true)
+            #expect(connected["remoteAddress"]?.stringValue?.hasPrefix("127.0.0.1") == true)
+            await centralElement.close(code: .maintenance)
+
+            // A device that drops without Close is kept (KeepSessionSec 5 here) and listed so.
+            let echo = try await harness.connect(Self.echo, key: Self.deviceKey)
+            try await harness.waitForSession(Self.echo, "online")
+            await echo.close()
+            try await harness.waitForSession(Self.echo, "kept")
+            let keptEcho = try await harness.http(.GET, "/devices/Echo-1").json()
+            #expect(keptEcho["status"]?.stringValue == "kept")
+            #expect(keptEcho["keptUntil"]?.stringValue?.hasSuffix("Z") == true)
+            let kept = try await harness.http(.GET, "/devices?status=kept").json()
+            #expect(kept["items"]?.arrayValue?.compactMap { $0["UID"]?.stringValue } == ["Echo-1"])
+            let neverSeen = try await harness.http(.GET, "/devices?status=never-seen").json()
+            #expect(neverSeen["items"]?.arrayValue?.compactMap { $0["UID"]?.stringValue } == ["Silent"])
+
+            // PUT on an existing entry changes it (its group here).
+            let moved = try await harness.http(
+                .PUT, "/devices/Pump%207", body: #"{"GroupName": "Pumps", "AuthKey": "0f0e0d0c0b0a09080706050403020100"}"#)
+            #expect(moved.status == 200)
+            #expect(try moved.json()["GroupName"]?.stringValue == "Pumps")
+            #expect(try await harness.http(.GET, "/devices/Pump%207").json()["GroupName"]?.stringValue == "Pumps")
+            let pumps = try await harness.http(.GET, "/devices?group=Pumps").json()
+            #expect(pumps["items"]?.arrayValue?.compactMap { $0["UID"]?.stringValue } == ["Pump 7"])
+
             let deleted = try await harness.http(.DELETE, "/devices/Pump%207")
             #expect(deleted.status == 204)
             #expect(await device.waitForClose(timeout: .seconds(5)), "a deleted device's session is closed")
@@ -446,7 +489,8 @@ struct HTTPAPITests {
             let metrics = try await harness.http(.GET, "/metrics", key: nil)
             #expect(metrics.body.contains(#"iots_http_requests_total{route="/ready",status="200"}"#), "\(metrics.body)")
             #expect(metrics.body.contains(#"iots_http_requests_total{route="unmatched",status="404"}"#))
-            #expect(metrics.body.contains("iots_http_request_duration_seconds_bucket"))
+            #expect(metrics.body.contains(#"iots_http_request_duration_seconds_bucket{route="/ready",status="200",le="#), "\(metrics.body)")
+            #expect(metrics.body.contains(#"iots_http_request_duration_seconds_bucket{route="unmatched",status="404",le="#))
         } catch {
             Issue.record("\(error)\n\(harness.output)")
         }

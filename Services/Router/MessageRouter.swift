@@ -275,6 +275,8 @@ struct MessageRouter: Sendable {
         let keys = self.keys
         let forObject = Self.frame(.response(uid: nil, tracking: member.tracking, code: code, payload: payload))
         let forCentral = Self.frame(.response(uid: member.object, tracking: member.tracking, code: code, payload: payload))
+        let refusalForObject = Self.frame(.response(uid: nil, tracking: member.tracking, code: .notValid, payload: .empty))
+        let refusalForCentral = Self.frame(.response(uid: member.object, tracking: member.tracking, code: .notValid, payload: .empty))
         return .script(
             RouterScripts.response,
             keys: [
@@ -284,7 +286,7 @@ struct MessageRouter: Sendable {
             arguments: [
                 .string(keys.prefix), .integer(self.settings.streamMaxLength), .integer(self.settings.maxHeldPerElement),
                 .string(member.text), .bytes(forObject), .bytes(forCentral), .integer(Int(code.rawValue)),
-                .bytes(Self.blockBytes(payload)),
+                .bytes(Self.blockBytes(payload)), .bytes(refusalForObject), .bytes(refusalForCentral),
             ]
         ) { reply in
             switch reply.array?.first?.string {
@@ -293,6 +295,11 @@ struct MessageRouter: Sendable {
                 self.logger.debug("response with nothing waiting (late or unknown)", metadata: ["member": "\(member.text)"])
             case "sent", "held":
                 self.metrics.responsesDelivered.increment()
+            case "toolong":
+                self.metrics.responsesTooLong.increment()
+                self.logger.info(
+                    "response longer than its requester accepts answered 0x01 instead",
+                    metadata: ["member": "\(member.text)", "requester": "\(reply.array?.last?.string ?? "?")", "payloadBytes": "\(payload.data.count)"])
             default:
                 self.metrics.responsesUndeliverable.increment()
             }

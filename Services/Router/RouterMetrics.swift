@@ -12,6 +12,8 @@ struct RouterMetrics: Sendable {
     let responsesDelivered: Counter
     let responsesLate: Counter
     let responsesUndeliverable: Counter
+    /// Responses longer than the requester's stated maximum, answered 0x01 instead.
+    let responsesTooLong: Counter
     let timeouts: Counter
     let keptExpired: Counter
     let heldResponsesDropped: Counter
@@ -36,6 +38,7 @@ struct RouterMetrics: Sendable {
         self.responsesDelivered = Counter(label: "iots_router_responses_total", dimensions: [("outcome", "delivered")])
         self.responsesLate = Counter(label: "iots_router_responses_total", dimensions: [("outcome", "late")])
         self.responsesUndeliverable = Counter(label: "iots_router_responses_total", dimensions: [("outcome", "undeliverable")])
+        self.responsesTooLong = Counter(label: "iots_router_responses_total", dimensions: [("outcome", "too_long")])
         self.timeouts = Counter(label: "iots_router_request_timeouts_total")
         self.keptExpired = Counter(label: "iots_router_kept_sessions_expired_total")
         self.heldResponsesDropped = Counter(label: "iots_router_held_responses_dropped_total")

@@ -88,8 +88,9 @@ final class RoutingHarness: @unchecked Sendable {
 
     /// Logs the central in on `port` and pushes `entries` as the ACL over its session, then waits
     /// until the router applied it.
-    func central(on port: Int, pushing entries: [ACLEntry]? = nil) async throws -> TestElement {
-        let central = try await TestElement.connect(host: "127.0.0.1", port: port, uid: .central, key: Self.centralKey)
+    func central(on port: Int, pushing entries: [ACLEntry]? = nil, maxTransmissionLength: UInt16 = 0) async throws -> TestElement {
+        let central = try await TestElement.connect(
+            host: "127.0.0.1", port: port, uid: .central, key: Self.centralKey, maxTransmissionLength: maxTransmissionLength)
         if let entries {
             try await central.send(.acl(entries))
             try await self.waitFor("ACL applied") {
@@ -107,6 +108,16 @@ final class RoutingHarness: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestSupportError.timeout("\(what)\n\(self.output)")
+    }
+
+    /// Waits until the router's Prometheus `sample` (`name{labels}`) reads `value`.
+    func waitForRouterMetric(_ sample: String, _ value: Double) async throws {
+        let port = self.stack.adminPort("router")
+        try await self.waitFor("router metric \(sample) = \(value)") {
+            guard let body = try? await AdminProbe.get(port: port, path: "/metrics").body else { return false }
+            let line = body.split(separator: "\n").first { $0.hasPrefix(sample + " ") }
+            return line.flatMap { Double($0.split(separator: " ").last ?? "") } == value
+        }
     }
 
     /// The session state the router recorded for `uid` (`online`, `kept`, or nil).

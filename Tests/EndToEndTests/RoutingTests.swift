@@ -86,6 +86,7 @@ struct RoutingTests {
             try await device.send(.ping)
             #expect(try await device.receive(timeout: .seconds(5)) == .pong)
             await #expect(throws: (any Error).self) { try await central.receive(timeout: .milliseconds(500)) }
+            try await harness.waitForRouterMetric(#"iots_router_responses_total{outcome="late"}"#, 1)
 
             // the same number is free again once answered
             try await central.send(.request(uid: Self.plc, tracking: 7, payload: payload))
@@ -97,6 +98,41 @@ struct RoutingTests {
             try await device.send(.request(uid: nil, tracking: 9, payload: payload))
             #expect(try await device.receive(timeout: .seconds(5)) == .response(uid: nil, tracking: 9, code: .destinationNotFound, payload: empty))
             await device.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("stated maximum lengths: a request longer than the device accepts → 0xA0, a response longer than the central accepts → 0x01")
+    func statedMaximumLengths() async throws {
+        let harness = try await RoutingHarness.start()
+        do {
+            let central = try await harness.central(on: harness.portA, pushing: Self.acl, maxTransmissionLength: 64)
+            let device = try await TestElement.connect(
+                host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey, maxTransmissionLength: 64)
+            try await harness.waitForSession(Self.plc, "online")
+            let short = try PayloadBlock(format: .binary, data: [1, 2, 3])
+            let long = try PayloadBlock(format: .binary, data: [UInt8](repeating: 0x55, count: 200))
+
+            // toward the device: never written, answered at once
+            try await central.send(.request(uid: Self.plc, tracking: 1, payload: long))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 1, code: .destinationNotFound, payload: .empty))
+
+            // back to the central: the answer it can read instead of one it cannot
+            try await central.send(.request(uid: Self.plc, tracking: 2, payload: short))
+            #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 2, payload: short))
+            try await device.send(.response(uid: nil, tracking: 2, code: .valid, payload: long))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 2, code: .notValid, payload: .empty))
+            try await harness.waitForRouterMetric(#"iots_router_responses_total{outcome="too_long"}"#, 1)
+
+            // within the limits both ways, as usual
+            try await central.send(.request(uid: Self.plc, tracking: 3, payload: short))
+            #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 3, payload: short))
+            try await device.send(.response(uid: nil, tracking: 3, code: .valid, payload: short))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 3, code: .valid, payload: short))
+            await device.close()
+            await central.close()
         } catch {
             Issue.record("\(error)\n\(harness.output)")
         }

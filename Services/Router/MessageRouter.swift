@@ -74,7 +74,7 @@ struct MessageRouter: Sendable {
                 ],
                 arguments: arguments
             ) { reply in
-                guard let items = reply.array, items.count == 6 else { return [] }
+                guard let items = reply.array, items.count == 7 else { return [] }
                 self.metrics.sessionsOpened.increment()
                 let replayed = items[2].int ?? 0
                 let resumed = items[1].int == 1
@@ -87,6 +87,13 @@ struct MessageRouter: Sendable {
                 var calls = [
                     self.event(.online, uid, gateway: address.gateway, now: now, detail: resumed ? "resumed; \(replayed) held replayed" : "")
                 ]
+                let tooLong = items[6].array?.compactMap(\.bytes) ?? []
+                if !tooLong.isEmpty {
+                    self.logger.warning(
+                        "held frames longer than the new connection accepts not replayed; their requests are answered 0xA0",
+                        metadata: ["uid": "\(uid)", "frames": "\(tooLong.count)", "max": "\(opened.maxTransmissionLength.map(String.init) ?? "")"])
+                    calls += self.answerHeld(tooLong, heldFor: uid)
+                }
                 if items[0].int == 1 {
                     self.metrics.sessionsReplaced.increment()
                     let older = "\(items[4].string ?? "")/\(items[5].string ?? "")"

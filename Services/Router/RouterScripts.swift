@@ -215,11 +215,14 @@ enum RouterScripts {
     /// A session opened: records it online, closes an older connection of the same element
     /// (close code 0x01), and replays what was held, in order, before anything new (the replay
     /// is written in this same atomic step, so nothing routed afterwards can overtake it).
-    /// Replayed requests get their deadline from now.
+    /// Replayed requests get their deadline from now. Held frames longer than the new
+    /// connection's stated maximum are not written but returned (the router answers the
+    /// requests among them 0xA0).
     /// KEYS: session, held, kept, acl, deadlines, gateway sessions set, last seen.
     /// ARGV: uid hex, gw, conn, now ms, remote address, max ('' if unstated), prefix, streamMax,
     /// request timeout ms, '1' when the element is the central.
-    /// Returns {replaced, resumed, replayed count, group wire bytes or '', old gw, old conn}.
+    /// Returns {replaced, resumed, replayed count, group wire bytes or '', old gw, old conn,
+    /// frames too long to replay}.
     static let openSession = RedisScript(
         """
         local old = redis.call('HMGET', KEYS[1], 'state', 'gw', 'conn')
@@ -241,27 +244,33 @@ enum RouterScripts {
         redis.call('DEL', KEYS[2])
         local stream = ARGV[7] .. 'gw:' .. ARGV[2]
         local deadline = tonumber(ARGV[4]) + tonumber(ARGV[9])
+        local max = tonumber(ARGV[6]) or 0
+        local refused = {}
         for _, frame in ipairs(held) do
-          redis.call('XADD', stream, 'MAXLEN', '~', ARGV[8], '*', 'c', ARGV[3], 'f', frame)
-          if math.floor(string.byte(frame, 1) / 16) == 3 then
-            local member
-            if ARGV[10] == '1' then
-              local hex = {}
-              for i = 2, 17 do hex[#hex + 1] = string.format('%02x', string.byte(frame, i)) end
-              member = 'u:' .. table.concat(hex) .. ':' .. (string.byte(frame, 18) * 256 + string.byte(frame, 19))
-            else
-              member = 'd:' .. ARGV[1] .. ':' .. (string.byte(frame, 2) * 256 + string.byte(frame, 3))
-            end
-            local key = ARGV[7] .. 'inflight:' .. member
-            if redis.call('EXISTS', key) == 1 then
-              redis.call('HSET', key, 'st', 'sent')
-              redis.call('ZADD', KEYS[5], 'LT', deadline, member)
+          if max > 0 and #frame > max then
+            table.insert(refused, frame)
+          else
+            redis.call('XADD', stream, 'MAXLEN', '~', ARGV[8], '*', 'c', ARGV[3], 'f', frame)
+            if math.floor(string.byte(frame, 1) / 16) == 3 then
+              local member
+              if ARGV[10] == '1' then
+                local hex = {}
+                for i = 2, 17 do hex[#hex + 1] = string.format('%02x', string.byte(frame, i)) end
+                member = 'u:' .. table.concat(hex) .. ':' .. (string.byte(frame, 18) * 256 + string.byte(frame, 19))
+              else
+                member = 'd:' .. ARGV[1] .. ':' .. (string.byte(frame, 2) * 256 + string.byte(frame, 3))
+              end
+              local key = ARGV[7] .. 'inflight:' .. member
+              if redis.call('EXISTS', key) == 1 then
+                redis.call('HSET', key, 'st', 'sent')
+                redis.call('ZADD', KEYS[5], 'LT', deadline, member)
+              end
             end
           end
         end
         local group = redis.call('HGET', KEYS[4], ARGV[1])
         if group then group = string.sub(group, 1, 16) else group = '' end
-        return {replaced, resumed, #held, group, old[2] or '', old[3] or ''}
+        return {replaced, resumed, #held - #refused, group, old[2] or '', old[3] or '', refused}
         """)
 
     /// A connection ended: keeps or drops the session, unless the session has already moved to

@@ -104,7 +104,7 @@ struct RoutingTests {
         await harness.stop()
     }
 
-    @Test("stated maximum lengths: a request longer than the device accepts → 0xA0, a response longer than the central accepts → 0x01")
+    @Test("stated maximum lengths: a request longer than the device accepts → 0xA0 (also when held, then replayed), a response longer than the central accepts → 0x01")
     func statedMaximumLengths() async throws {
         let harness = try await RoutingHarness.start()
         do {
@@ -131,7 +131,21 @@ struct RoutingTests {
             #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 3, payload: short))
             try await device.send(.response(uid: nil, tracking: 3, code: .valid, payload: short))
             #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 3, code: .valid, payload: short))
+
+            // held while the device is away (it stated no maximum then), replayed to a connection
+            // that states 64 bytes: the long request is answered 0xA0 instead of being lost
             await device.close()
+            try await harness.waitForSession(Self.plc, "kept")
+            try await central.send(.request(uid: Self.plc, tracking: 4, payload: long))
+            try await central.send(.request(uid: Self.plc, tracking: 5, payload: short))
+            try await harness.waitFor("two requests held") {
+                (try? await harness.client.send(["LLEN", .string(harness.keys.held(Self.plc))]).int) == 2
+            }
+            let back = try await TestElement.connect(
+                host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey, maxTransmissionLength: 64)
+            #expect(try await back.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 5, payload: short))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 4, code: .destinationNotFound, payload: .empty))
+            await back.close()
             await central.close()
         } catch {
             Issue.record("\(error)\n\(harness.output)")

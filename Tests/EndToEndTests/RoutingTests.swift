@@ -193,6 +193,64 @@ struct RoutingTests {
         await harness.stop()
     }
 
+    @Test("lifecycle events: online, replaced, kept, expired, offline, in order on the events stream")
+    func lifecycleEvents() async throws {
+        let harness = try await RoutingHarness.start(keepSessionSeconds: 1)
+        do {
+            let central = try await harness.central(on: harness.portA, pushing: Self.acl)
+            let first = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            let second = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            #expect(await first.waitForClose(timeout: .seconds(5)))
+            await second.close()  // abrupt: kept, then expired after KeepSessionSec
+            try await harness.waitFor("kept session expired") { await harness.sessionState(Self.plc) == nil }
+            let third = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            await third.close(code: .maintenance)
+            try await harness.waitForSession(Self.plc, nil)
+
+            let events = try await harness.client.xrange(harness.keys.eventsStream).filter { $0.string("uid") == Self.plc.string }
+            let kinds = events.map { "\($0.string("t") ?? "?")@\($0.string("gw") ?? "?")" }
+            #expect(kinds == ["online@gw-b", "online@gw-a", "replaced@gw-a", "kept@gw-a", "expired@", "online@gw-b", "offline@gw-b"], "\(kinds)")
+            let times = events.compactMap { $0.string("at").flatMap(Int.init) }
+            #expect(times.count == events.count && times == times.sorted())
+            let centralOnline = try await harness.client.xrange(harness.keys.eventsStream).first { $0.string("central") == "1" }
+            #expect(centralOnline?.string("t") == "online")
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("the central is kept too: an object's request while it is away is delivered when it returns")
+    func keptCentral() async throws {
+        let harness = try await RoutingHarness.start(keepSessionSeconds: 5, requestTimeoutSeconds: 5)
+        do {
+            var central = try await harness.central(on: harness.portA, pushing: Self.acl)
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            await central.close()  // abrupt
+            try await harness.waitForSession(.central, "kept")
+            let payload = try PayloadBlock(format: .ascii, data: Array("meter?".utf8))
+            try await device.send(.request(uid: nil, tracking: 31, payload: payload))
+            try await harness.waitFor("request held for the central") {
+                (try? await harness.client.send(["LLEN", .string(harness.keys.held(.central))]).int) == 1
+            }
+
+            central = try await harness.central(on: harness.portB)
+            #expect(try await central.receive(timeout: .seconds(5)) == .request(uid: Self.plc, tracking: 31, payload: payload))
+            let answer = try PayloadBlock(format: .ascii, data: Array("42".utf8))
+            try await central.send(.response(uid: Self.plc, tracking: 31, code: .valid, payload: answer))
+            #expect(try await device.receive(timeout: .seconds(5)) == .response(uid: nil, tracking: 31, code: .valid, payload: answer))
+            await device.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("a second login of the same UID closes the older connection with 0x01; the newer works")
     func secondLogin() async throws {
         let harness = try await RoutingHarness.start()

@@ -1,4 +1,7 @@
 import Foundation
+import IoTSocket
+import Messaging
+import RedisBus
 import Testing
 import TestSupport
 
@@ -62,6 +65,44 @@ struct ServiceStartupTests {
         #expect(process.exitStatus == 78)
         #expect(process.output.contains(path))
         #expect(process.output.contains("key \"TCPServer.Port\": expected an integer"))
+    }
+
+    @Test("ACLFile seeds the ACL when Redis holds none, never over one the central changed since; a bad file names its entry")
+    func aclFileSeeds() async throws {
+        let redis = try await TestRedis.start()
+        defer { redis.stop() }
+        let aclFile = try TestStack.writeFile(
+            #"{"ObjTest": {"GroupName": "Sensors", "AuthKey": "00112233445566778899aabbccddeeff"}, "PLC-7": {"GroupName": "PLC", "AuthKey": "FFEEDDCCBBAA99887766554433221100"}}"#,
+            name: "acl.json")
+        let stack = try TestStack(redisURL: redis.url, settings: ["ACLFile": aclFile])
+        let client = try RedisClient(url: redis.url)
+        let aclKey = KeySpace(prefix: stack.keyPrefix).acl
+
+        var router = try await stack.startReady("router")
+        #expect(try await client.send(["HLEN", .string(aclKey)]).int == 2)
+        let gateway = try await stack.startReady("tcp-gateway")
+        let device = try await TestElement.connect(
+            host: "127.0.0.1", port: stack.tcpPort, uid: try UID("PLC-7"), key: try AuthKey(hex: "ffeeddccbbaa99887766554433221100"))
+        await device.close(code: .maintenance)
+        #expect(await router.stop() == 0)
+
+        // The central changed the ACL since (one entry left): a restart keeps the change.
+        _ = try await client.send(["HDEL", .string(aclKey), .string(try UID("ObjTest").hex)])
+        router = try await stack.startReady("router")
+        #expect(try await client.send(["HLEN", .string(aclKey)]).int == 1)
+        #expect(router.output.contains("ACL already in Redis; ACLFile not applied"))
+        #expect(await router.stop() == 0)
+        #expect(await gateway.stop() == 0)
+
+        let badFile = try TestStack.writeFile(#"{"Pump": {"GroupName": "PLC", "AuthKey": "12345"}}"#, name: "acl.json")
+        let badStack = try TestStack(redisURL: redis.url, settings: ["ACLFile": badFile])
+        let refused = try badStack.start("router")
+        defer { refused.kill() }
+        #expect(await refused.waitForExit(timeout: .seconds(10)))
+        #expect(refused.exitStatus == 78)
+        #expect(refused.output.contains(badFile))
+        #expect(refused.output.contains("Pump.AuthKey"), "\(refused.output)")
+        await client.close()
     }
 
     @Test("--check-config validates without starting; --help documents the options")

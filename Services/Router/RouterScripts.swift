@@ -384,8 +384,10 @@ enum RouterScripts {
         """)
 
     /// A gateway stopped heartbeating (crashed): its sessions become kept, as after any
-    /// unexpected disconnect. KEYS: gateways, kept. ARGV: cutoff ms, prefix, keep deadline ms,
-    /// '1' to keep. Returns {gateway, uid hex…} per dead gateway.
+    /// unexpected disconnect, or end like a dropped session (telemetry token revoked, last
+    /// seen now) when sessions are not kept. KEYS: gateways, kept. ARGV: cutoff ms, prefix,
+    /// keep deadline ms (now when not keeping), '1' to keep. Returns {gateway, uid hex…} per
+    /// dead gateway.
     static let sweepDeadGateways = RedisScript(
         """
         local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -402,7 +404,13 @@ enum RouterScripts {
                 redis.call('HSET', session, 'state', 'kept', 'keptUntil', ARGV[3])
                 redis.call('ZADD', KEYS[2], ARGV[3], uid)
               else
-                redis.call('DEL', session)
+                redis.call('DEL', session, ARGV[2] .. 'held:' .. uid)
+                local tokenKey = ARGV[2] .. 'devtoken:' .. uid
+                local token = redis.call('GET', tokenKey)
+                if token then redis.call('DEL', ARGV[2] .. 'token:' .. token) end
+                redis.call('DEL', tokenKey)
+                redis.call('ZREM', ARGV[2] .. 'token-renewals', uid)
+                redis.call('HSET', ARGV[2] .. 'seen', uid, ARGV[3])
               end
               table.insert(item, uid)
             end

@@ -391,6 +391,48 @@ struct RoutingTests {
         await harness.stop()
     }
 
+    @Test("a gateway that stops heartbeating: its sessions are kept (held requests reach the device on its return), or dropped with their tokens when nothing is kept")
+    func deadGatewaySweep() async throws {
+        for keepSeconds in [30, 0] {
+            let harness = try await RoutingHarness.start(keepSessionSeconds: keepSeconds, requestTimeoutSeconds: 10)
+            do {
+                let central = try await harness.central(on: harness.portA, pushing: Self.acl)
+                let onB = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.sensor, key: Self.sensorKey)
+                try await harness.waitForSession(Self.sensor, "online")
+                try await harness.waitFor("telemetry token issued") {
+                    (try? await harness.client.send(["EXISTS", .string(harness.keys.deviceToken(Self.sensor))]).int) == 1
+                }
+                harness.gatewayB.kill()
+                #expect(await onB.waitForClose(timeout: .seconds(5)))
+                // Its last heartbeat made old, rather than waiting the 10 s it takes to notice.
+                _ = try await harness.client.send(["ZADD", .string(harness.keys.gateways), "0", "gw-b"])
+                let lost = { @Sendable in
+                    try await harness.client.xrange(harness.keys.eventsStream).first { $0.string("detail") == "gateway lost" }
+                }
+                try await harness.waitFor("the routers declared gw-b dead") { (try? await lost()) != nil }
+                let payload = try PayloadBlock(format: .ascii, data: Array("still there?".utf8))
+                if keepSeconds > 0 {
+                    #expect(await harness.sessionState(Self.sensor) == "kept")
+                    #expect(try await lost()?.string("t") == "kept")
+                    try await central.send(.request(uid: Self.sensor, tracking: 41, payload: payload))
+                    let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.sensor, key: Self.sensorKey)
+                    #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 41, payload: payload))
+                    await device.close()
+                } else {
+                    #expect(await harness.sessionState(Self.sensor) == nil)
+                    #expect(try await lost()?.string("t") == "offline")
+                    #expect(try await harness.client.send(["EXISTS", .string(harness.keys.deviceToken(Self.sensor))]).int == 0)
+                    try await central.send(.request(uid: Self.sensor, tracking: 42, payload: payload))
+                    #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.sensor, tracking: 42, code: .destinationNotFound, payload: .empty))
+                }
+                await central.close()
+            } catch {
+                Issue.record("keep \(keepSeconds) s: \(error)\n\(harness.output)")
+            }
+            await harness.stop()
+        }
+    }
+
     @Test("two routers: one leads and each element's order holds; kill -9 of the leader, the other takes over")
     func routerLeadership() async throws {
         let harness = try await RoutingHarness.start(keepSessionSeconds: 30, requestTimeoutSeconds: 10)

@@ -153,7 +153,7 @@ struct RoutingTests {
         await harness.stop()
     }
 
-    @Test("a request held for a dropped device is delivered when it returns within the keep delay, 0xA0 after it")
+    @Test("a request held for a dropped device is delivered when it returns within the keep delay, before anything new, 0xA0 after it; close codes keep or drop")
     func keptSessions() async throws {
         let harness = try await RoutingHarness.start(keepSessionSeconds: 2, requestTimeoutSeconds: 5)
         do {
@@ -169,10 +169,15 @@ struct RoutingTests {
             try await Task.sleep(for: .milliseconds(300))
 
             device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            // sent as the device returns: it comes after what was held, never before
+            try await central.send(.request(uid: Self.plc, tracking: 24, payload: payload))
             #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 21, payload: payload))
             #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 22, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 24, payload: payload))
             try await device.send(.response(uid: nil, tracking: 21, code: .valid, payload: payload))
             #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 21, code: .valid, payload: payload))
+            try await device.send(.response(uid: nil, tracking: 24, code: .valid, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 24, code: .valid, payload: payload))
 
             // a sleeping device (Close 0xA0) is kept too; after the delay its held request gets 0xA0
             await device.close(code: .sleeping)
@@ -186,6 +191,14 @@ struct RoutingTests {
                 #expect(answer == .response(uid: Self.plc, tracking: 23, code: .destinationNotFound, payload: .empty))
             }
             try await harness.waitForSession(Self.plc, nil)
+
+            // the close code decides (PROTOCOL.md): 0xA1 keeps, 0x02 and 0x03 drop
+            for (code, state) in [(CloseCode.freeingResources, "kept"), (.tooManyTransmissions, nil), (.internalError, nil)] {
+                let element = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+                try await harness.waitForSession(Self.plc, "online")
+                await element.close(code: code)
+                try await harness.waitForSession(Self.plc, state)
+            }
             await central.close()
         } catch {
             Issue.record("\(error)\n\(harness.output)")
@@ -209,7 +222,12 @@ struct RoutingTests {
             await third.close(code: .maintenance)
             try await harness.waitForSession(Self.plc, nil)
 
-            let events = try await harness.client.xrange(harness.keys.eventsStream).filter { $0.string("uid") == Self.plc.string }
+            // Events follow the state change they report (the next step of the same batch).
+            let plcEvents = { @Sendable in
+                try await harness.client.xrange(harness.keys.eventsStream).filter { $0.string("uid") == Self.plc.string }
+            }
+            try? await harness.waitFor("the offline event") { (try? await plcEvents())?.last?.string("t") == "offline" }
+            let events = try await plcEvents()
             let kinds = events.map { "\($0.string("t") ?? "?")@\($0.string("gw") ?? "?")" }
             #expect(kinds == ["online@gw-b", "online@gw-a", "replaced@gw-a", "kept@gw-a", "expired@", "online@gw-b", "offline@gw-b"], "\(kinds)")
             let times = events.compactMap { $0.string("at").flatMap(Int.init) }

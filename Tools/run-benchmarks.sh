@@ -100,6 +100,7 @@ run "redis module: pipelined XADD, 1 batch in flight" redis-xadd --redis "$redis
 run "sessions held by one gateway (plain)" sessions --port "$tcp_port" --sessions $sessions --hold 5 --gateway-pid "$pid_tcp_gateway" --redis "$redis"
 run "logins over TLS (${BENCH_TLS_KEY:-ec} key)" sessions --port "$tls_port" --sessions $tls_sessions --hold 1 --tls --gateway-pid "$pid_tcp_gateway_tls" --redis "$redis"
 run "central TCP → device RTT, closed loop C=32" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --redis "$redis"
+run "central TCP → device RTT, closed loop C=256" rtt-tcp --port "$tcp_port" --devices 64 --concurrency 256 --seconds $seconds --redis "$redis"
 run "central TCP → device RTT at 5000 req/s" rtt-tcp --port "$tcp_port" --devices 32 --rate 5000 --seconds $seconds --redis "$redis"
 run "HTTP API → device RTT, 32 callers" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 32 --seconds $seconds
 run "HTTP API → device RTT at 1000 req/s" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 256 --rate 1000 --seconds $seconds

@@ -123,7 +123,10 @@ extension APIResponder {
 
     private static func integer(_ text: Substring?, name: String, default value: Int, range: ClosedRange<Int>) throws(APIError) -> Int {
         guard let text else { return value }
-        guard let number = Int(text), range.contains(number) else {
+        // Digits beyond Int.max are still a valid non-negative integer: an offset that large
+        // is past the end (an empty page), not a malformed request.
+        let number = Int(text) ?? (!text.isEmpty && text.allSatisfy(\.isASCIIDigitCharacter) ? Int.max : nil)
+        guard let number, range.contains(number) else {
             let bounds = range.upperBound == Int.max ? "an integer ≥ \(range.lowerBound)" : "an integer \(range.lowerBound)–\(range.upperBound)"
             throw .badRequest("\(name) is \"\(text)\", expected \(bounds)", field: name)
         }
@@ -133,4 +136,9 @@ extension APIResponder {
     private static func redisFailure(_ error: any Error) -> APIError {
         .internalFailure("the state store (Redis) failed: \(error)")
     }
+}
+
+extension Character {
+    /// 0-9 only (`isNumber` also accepts other scripts' digits and fractions).
+    fileprivate var isASCIIDigitCharacter: Bool { ("0"..."9").contains(self) }
 }

@@ -112,7 +112,7 @@ enum OpenAPIDocument {
                 in: path
                 required: true
                 description: The object's UID as text (percent-encoded), 1 to 16 UTF-8 bytes.
-                schema: { type: string }
+                schema: { type: string, minLength: 1, maxLength: 16 }
             get:
               tags: [Devices]
               operationId: getDevice
@@ -281,20 +281,21 @@ enum OpenAPIDocument {
               type: object
               required: [GroupName, UID, AuthKey]
               properties:
-                GroupName: { type: string, minLength: 1, description: 1 to 16 UTF-8 bytes. }
-                UID: { type: string, minLength: 1, description: 1 to 16 UTF-8 bytes. }
+                GroupName: { type: string, minLength: 1, maxLength: 16, description: 1 to 16 UTF-8 bytes (16 characters when ASCII). }
+                UID: { type: string, minLength: 1, maxLength: 16, description: 1 to 16 UTF-8 bytes (16 characters when ASCII). }
                 AuthKey: { type: string, pattern: '^[0-9A-Fa-f]{32}$' }
             CallRequest:
               type: object
               required: [UID, Payload, Format]
               properties:
-                UID: { type: string, minLength: 1, description: 1 to 16 UTF-8 bytes. }
+                UID: { type: string, minLength: 1, maxLength: 16, description: 1 to 16 UTF-8 bytes (16 characters when ASCII). }
                 Timeout:
-                  type: integer
+                  type: [integer, 'null']
                   minimum: 1
-                  description: Seconds the object has to answer; capped by HTTPServer.MaxSecWaitResponse, which is also the default.
+                  description: Seconds the object has to answer; capped by HTTPServer.MaxSecWaitResponse, which is also the default (absent or null).
                 Payload: { $ref: '#/components/schemas/Payload' }
                 Format: { $ref: '#/components/schemas/Format' }
+              allOf: [{ $ref: '#/components/schemas/PayloadByFormat' }]
             CallResponse:
               type: object
               required: [Code, Payload, Format]
@@ -302,6 +303,14 @@ enum OpenAPIDocument {
                 Code: { type: integer, minimum: 0, maximum: 255 }
                 Payload: { $ref: '#/components/schemas/Payload' }
                 Format: { $ref: '#/components/schemas/Format' }
+              allOf: [{ $ref: '#/components/schemas/PayloadByFormat' }]
+            PayloadByFormat:
+              description: What Payload must be for each Format.
+              allOf:
+                - if: { properties: { Format: { const: BINARY } }, required: [Format] }
+                  then: { properties: { Payload: { type: array, items: { type: integer, minimum: 0, maximum: 255 } } } }
+                - if: { properties: { Format: { enum: [ASCII, UTF8] } }, required: [Format] }
+                  then: { properties: { Payload: { type: string } } }
             DeviceStatus:
               type: string
               enum: [online, kept, offline, never-seen]
@@ -313,7 +322,7 @@ enum OpenAPIDocument {
               type: object
               required: [GroupName, AuthKey]
               properties:
-                GroupName: { type: string, minLength: 1, description: 1 to 16 UTF-8 bytes. }
+                GroupName: { type: string, minLength: 1, maxLength: 16, description: 1 to 16 UTF-8 bytes (16 characters when ASCII). }
                 AuthKey: { type: string, pattern: '^[0-9A-Fa-f]{32}$' }
             Device:
               type: object

@@ -8,10 +8,11 @@ for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 install_python_modules() {
-    # The OpenAPI document is validated by an independent implementation in the tests.
-    python3 -c 'import openapi_spec_validator' 2>/dev/null && return 0
-    python3 -m pip install -q openapi-spec-validator 2>/dev/null \
-        || python3 -m pip install -q --break-system-packages openapi-spec-validator
+    # The OpenAPI document is validated by an independent implementation in the tests, and
+    # schemathesis fuzzes the running API against it.
+    python3 -c 'import openapi_spec_validator, schemathesis' 2>/dev/null && return 0
+    python3 -m pip install -q openapi-spec-validator 'schemathesis==4.32.5' 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages openapi-spec-validator 'schemathesis==4.32.5'
 }
 if [ ${#missing[@]} -eq 0 ]; then
     install_python_modules

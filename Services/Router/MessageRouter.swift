@@ -90,9 +90,9 @@ struct MessageRouter: Sendable {
                 let tooLong = items[6].array?.compactMap(\.bytes) ?? []
                 if !tooLong.isEmpty {
                     self.logger.warning(
-                        "held frames longer than the new connection accepts not replayed; their requests are answered 0xA0",
+                        "held frames longer than the new connection accepts not replayed: requests answered 0xA0, responses replaced by 0x01",
                         metadata: ["uid": "\(uid)", "frames": "\(tooLong.count)", "max": "\(opened.maxTransmissionLength.map(String.init) ?? "")"])
-                    calls += self.answerHeld(tooLong, heldFor: uid)
+                    calls += self.refuseTooLong(tooLong, heldFor: uid)
                 }
                 if items[0].int == 1 {
                     self.metrics.sessionsReplaced.increment()
@@ -374,6 +374,24 @@ struct MessageRouter: Sendable {
     }
 
     // MARK: Held frames and events
+
+    /// Held frames too long for `uid`'s new connection: its requests' senders get 0xA0, and it
+    /// gets 0x01 (not valid, empty payload) instead of each response it was waiting for, the
+    /// same as a response too long for it when online.
+    private func refuseTooLong(_ frames: [[UInt8]], heldFor uid: UID) -> [PlannedCall] {
+        var requests: [[UInt8]] = []
+        var calls: [PlannedCall] = []
+        for frame in frames {
+            var buffer = ByteBuffer(bytes: frame)
+            guard case .response(let object, let tracking, _, _)? = try? Transmission.read(from: &buffer) else {
+                requests.append(frame)
+                continue
+            }
+            self.metrics.responsesTooLong.increment()
+            calls.append(self.deliver(Self.frame(.response(uid: object, tracking: tracking, code: .notValid, payload: .empty)), to: uid))
+        }
+        return calls + self.answerHeld(requests, heldFor: uid)
+    }
 
     /// Answers the requests among frames that were held for `uid` and will never be delivered
     /// (keep delay over, or the element left the ACL) with 0xA0; held responses are dropped.

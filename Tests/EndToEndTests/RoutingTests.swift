@@ -104,7 +104,7 @@ struct RoutingTests {
         await harness.stop()
     }
 
-    @Test("stated maximum lengths: a request longer than the device accepts → 0xA0 (also when held, then replayed), a response longer than the central accepts → 0x01")
+    @Test("stated maximum lengths: a request longer than the device accepts → 0xA0, a response longer than the central accepts → 0x01, also when held and replayed")
     func statedMaximumLengths() async throws {
         let harness = try await RoutingHarness.start()
         do {
@@ -145,8 +145,24 @@ struct RoutingTests {
                 host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey, maxTransmissionLength: 64)
             #expect(try await back.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 5, payload: short))
             #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 4, code: .destinationNotFound, payload: .empty))
+
+            try await back.send(.response(uid: nil, tracking: 5, code: .valid, payload: short))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 5, code: .valid, payload: short))
+
+            // a response held for the central while it is away, too long for the connection it
+            // returns on: 0x01 instead
+            try await central.send(.request(uid: Self.plc, tracking: 6, payload: short))
+            #expect(try await back.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 6, payload: short))
+            await central.close()  // abrupt: kept
+            try await harness.waitForSession(.central, "kept")
+            try await back.send(.response(uid: nil, tracking: 6, code: .valid, payload: long))
+            try await harness.waitFor("the response held for the central") {
+                (try? await harness.client.send(["LLEN", .string(harness.keys.held(.central))]).int) == 1
+            }
+            let returned = try await harness.central(on: harness.portB, maxTransmissionLength: 64)
+            #expect(try await returned.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 6, code: .notValid, payload: .empty))
             await back.close()
-            await central.close()
+            await returned.close()
         } catch {
             Issue.record("\(error)\n\(harness.output)")
         }

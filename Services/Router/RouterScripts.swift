@@ -298,7 +298,7 @@ enum RouterScripts {
         """)
 
     /// Ends sessions: the keep delay ran out (KEYS[1] = kept set, ARGV: now, limit, prefix) —
-    /// returns {uid hex, held frames…} per session ended, with its token revoked.
+    /// returns {uid hex, last gateway, held frames…} per session ended, with its token revoked.
     static let expireKeptSessions = RedisScript(
         """
         local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -306,9 +306,11 @@ enum RouterScripts {
         for _, uid in ipairs(due) do
           redis.call('ZREM', KEYS[1], uid)
           local session = ARGV[3] .. 'session:' .. uid
-          if redis.call('HGET', session, 'state') == 'kept' then
+          local s = redis.call('HMGET', session, 'state', 'gw')
+          if s[1] == 'kept' then
             local heldKey = ARGV[3] .. 'held:' .. uid
             local item = redis.call('LRANGE', heldKey, 0, -1)
+            table.insert(item, 1, s[2] or '')
             table.insert(item, 1, uid)
             redis.call('DEL', session, heldKey)
             local tokenKey = ARGV[3] .. 'devtoken:' .. uid

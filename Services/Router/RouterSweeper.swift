@@ -70,10 +70,11 @@ struct RouterSweeper: Service {
         var calls: [PlannedCall] = []
         for item in reply.array ?? [] {
             guard let fields = item.array, let uid = fields.first.flatMap({ $0.string }).flatMap({ try? UID(hex: $0) }) else { continue }
-            let held = fields.dropFirst().compactMap(\.bytes)
+            let gateway = fields.dropFirst().first?.string ?? ""
+            let held = fields.dropFirst(2).compactMap(\.bytes)
             self.router.metrics.keptExpired.increment()
-            self.runtime.logger.info("kept session expired", metadata: ["uid": "\(uid)", "held": "\(held.count)"])
-            calls.append(self.router.event(.expired, uid, gateway: "", now: now, detail: "\(held.count) held"))
+            self.runtime.logger.info("kept session expired", metadata: ["uid": "\(uid)", "gw": "\(gateway)", "held": "\(held.count)"])
+            calls.append(self.router.event(.expired, uid, gateway: gateway, now: now, detail: "\(held.count) held"))
             calls += self.router.answerHeld(held, heldFor: uid)
         }
         try await self.pipeline.execute(calls).get()

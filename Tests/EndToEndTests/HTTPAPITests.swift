@@ -253,7 +253,7 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
-    @Test("413 above MaxContentLength: answered from Content-Length without the body, chunked bodies cut off")
+    @Test("413 above MaxContentLength: answered from Content-Length without the body, chunked bodies cut off; keep-alive for answered calls")
     func contentTooLarge() async throws {
         let harness = try await HTTPAPIHarness.start()
         do {
@@ -280,6 +280,26 @@ struct HTTPAPITests {
             #expect(chunkedBody.contains("at most 4096"), "\(chunkedBody)")
             #expect(await chunked.waitForClose(timeout: .seconds(3)))
             await chunked.close()
+
+            // Answered calls keep the connection alive, one after another on it; a refusal
+            // answered without reading the body (401 here) closes it.
+            let kept = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+            let call = #"{"UID": "Nobody", "Format": "ASCII", "Payload": "x"}"#
+            func post(_ authorization: String) async throws -> (statusLine: String, body: String) {
+                try await kept.send(
+                    Array(
+                        ("POST /request HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(authorization)\r\n"
+                            + "Content-Type: application/json\r\nContent-Length: \(call.utf8.count)\r\n\r\n\(call)").utf8))
+                return try await Self.readResponse(kept)
+            }
+            for _ in 0..<3 {
+                let (status, body) = try await post("Bearer \(TestStack.centralKeyHex)")
+                #expect(status.hasPrefix("HTTP/1.1 200"), "\(status)")
+                #expect(body == #"{"Code":160,"Payload":[],"Format":"BINARY"}"#)
+            }
+            #expect(try await post("Bearer 00").statusLine.hasPrefix("HTTP/1.1 401"))
+            #expect(await kept.waitForClose(timeout: .seconds(3)))
+            await kept.close()
         } catch {
             Issue.record("\(error)\n\(harness.output)")
         }

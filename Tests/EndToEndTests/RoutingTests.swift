@@ -298,7 +298,11 @@ struct RoutingTests {
             let payload = try PayloadBlock(format: .binary, data: [1, 2, 3])
             try await central.send(.request(uid: Self.plc, tracking: 5, payload: payload))
             #expect(try await second.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 5, payload: payload))
+            // The older connection's close, reported by gateway A whenever it is, must not end
+            // the session that moved to B.
+            try await Task.sleep(for: .milliseconds(500))
             #expect(await harness.sessionState(Self.plc) == "online")
+            #expect(try await harness.client.hgetString(harness.keys.session(Self.plc), field: "gw") == "gw-b")
             await second.close()
             await central.close()
         } catch {

@@ -476,6 +476,19 @@ struct HTTPAPITests {
             #expect(try await harness.http(.DELETE, "/devices/Pump%207").status == 404)
             await device.close()
 
+            // A device of a telemetry group: its token's expiry (TelemetryTokenExpMin 60).
+            let meterKey = try AuthKey(hex: "1f1e1d1c1b1a19181716151413121110")
+            _ = try await harness.http(.PUT, "/devices/Meter-1", body: #"{"GroupName": "Meters", "AuthKey": "\#(meterKey.hex)"}"#)
+            let meter = try await harness.connect(try UID("Meter-1"), key: meterKey)
+            guard case .telemetryToken = try await meter.receive(timeout: .seconds(5)) else {
+                throw TestSupportError.timeout("no telemetry token for Meter-1")
+            }
+            let metered = try await harness.http(.GET, "/devices/Meter-1").json()
+            #expect(metered["hasTelemetryToken"] == .bool(true))
+            let expiry = metered["telemetryTokenExpiresAt"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) }
+            #expect(expiry.map { abs($0.timeIntervalSinceNow - 3600) < 60 } == true, "\(metered)")
+            await meter.close()
+
             // Added again, it has been seen before: offline (not never-seen), with its last-seen time.
             let again = try await harness.http(
                 .PUT, "/devices/Pump%207", body: #"{"GroupName": "PLC", "AuthKey": "0f0e0d0c0b0a09080706050403020100"}"#)
@@ -642,7 +655,9 @@ final class HTTPAPIHarness: @unchecked Sendable {
         let redis = try await TestRedis.start()
         var httpSettings: [String: any Sendable] = ["MaxContentLength": 4096, "MaxSecWaitResponse": 5]
         httpSettings.merge(http) { _, new in new }
-        let stack = try TestStack(redisURL: redis.url, settings: ["HTTPServer": httpSettings, "KeepSessionSec": 5])
+        // Only `Meters` has telemetry: the other groups' devices receive no token at login.
+        let groups: [String: any Sendable] = ["Meters": ["Telemetry": true, "TelemetryTokenExpMin": 60] as [String: any Sendable]]
+        let stack = try TestStack(redisURL: redis.url, settings: ["HTTPServer": httpSettings, "KeepSessionSec": 5, "Groups": groups])
         var processes: [ServiceProcess] = []
         do {
             processes.append(try await stack.startReady("router", environment: ["IOTS_INSTANCE_ID": "router-1"]))

@@ -559,7 +559,7 @@ struct HTTPAPITests {
             let scratch = (settings as NSString).deletingLastPathComponent
             let (status, output) = try Self.run(
                 in: scratch, "python3", "-m", "schemathesis.cli", "--no-color", "run", "\(base)/openapi.yaml", "--url", base,
-                "-H", "Authorization: Bearer \(TestStack.centralKeyHex)", "--max-examples", "30", "--seed", "20261121",
+                "-H", "Authorization: Bearer \(TestStack.centralKeyHex)", "--max-examples", "20", "--seed", "20261121",
                 "--request-timeout", "20", "--exclude-checks", "positive_data_acceptance")
             #expect(status == 0, "\(output)")
             #expect(output.contains("Tested: 11") && output.contains("No issues found"), "\(output)")

@@ -92,7 +92,7 @@ struct MessageRouter: Sendable {
                     self.logger.warning(
                         "held frames longer than the new connection accepts not replayed: requests answered 0xA0, responses replaced by 0x01",
                         metadata: ["uid": "\(uid)", "frames": "\(tooLong.count)", "max": "\(opened.maxTransmissionLength.map(String.init) ?? "")"])
-                    calls += self.refuseTooLong(tooLong, heldFor: uid)
+                    calls += self.answerHeld(tooLong, heldFor: uid, answerResponsesNotValid: true)
                 }
                 if items[0].int == 1 {
                     self.metrics.sessionsReplaced.increment()
@@ -375,27 +375,12 @@ struct MessageRouter: Sendable {
 
     // MARK: Held frames and events
 
-    /// Held frames too long for `uid`'s new connection: its requests' senders get 0xA0, and it
-    /// gets 0x01 (not valid, empty payload) instead of each response it was waiting for, the
-    /// same as a response too long for it when online.
-    private func refuseTooLong(_ frames: [[UInt8]], heldFor uid: UID) -> [PlannedCall] {
-        var requests: [[UInt8]] = []
-        var calls: [PlannedCall] = []
-        for frame in frames {
-            var buffer = ByteBuffer(bytes: frame)
-            guard case .response(let object, let tracking, _, _)? = try? Transmission.read(from: &buffer) else {
-                requests.append(frame)
-                continue
-            }
-            self.metrics.responsesTooLong.increment()
-            calls.append(self.deliver(Self.frame(.response(uid: object, tracking: tracking, code: .notValid, payload: .empty)), to: uid))
-        }
-        return calls + self.answerHeld(requests, heldFor: uid)
-    }
-
     /// Answers the requests among frames that were held for `uid` and will never be delivered
-    /// (keep delay over, or the element left the ACL) with 0xA0; held responses are dropped.
-    func answerHeld(_ frames: [[UInt8]], heldFor uid: UID) -> [PlannedCall] {
+    /// with 0xA0. Held responses are dropped when `uid` is gone (keep delay over, or it left the
+    /// ACL); when it is back but they are too long for its new connection
+    /// (`answerResponsesNotValid`), it gets 0x01 (empty payload) instead of each, as when a
+    /// response is too long for it online.
+    func answerHeld(_ frames: [[UInt8]], heldFor uid: UID, answerResponsesNotValid: Bool = false) -> [PlannedCall] {
         var calls: [PlannedCall] = []
         for frame in frames {
             var buffer = ByteBuffer(bytes: frame)
@@ -406,6 +391,10 @@ struct MessageRouter: Sendable {
                 member = InFlightMember(.towardCentral, object: object, tracking: tracking)
             case .request(nil, let tracking, _):
                 member = InFlightMember(.towardObject, object: uid, tracking: tracking)
+            case .response(let object, let tracking, _, _) where answerResponsesNotValid:
+                self.metrics.responsesTooLong.increment()
+                calls.append(self.deliver(Self.frame(.response(uid: object, tracking: tracking, code: .notValid, payload: .empty)), to: uid))
+                continue
             default:
                 self.metrics.heldResponsesDropped.increment()
                 continue

@@ -4,7 +4,8 @@ import IoTSocket
 /// Checks `Authorization: Bearer <central auth key as hex>` (PROTOCOL.md, HTTP section).
 ///
 /// The scheme is case-insensitive (RFC 7235), the hex digits too. The key is compared in
-/// constant time so response timing does not reveal how much of a guess was right.
+/// constant time (``AuthKey/matchesInConstantTime(_:)``) so response timing does not reveal how
+/// much of a guess was right.
 struct BearerAuthorization: Sendable {
     let centralKey: AuthKey
 
@@ -19,19 +20,9 @@ struct BearerAuthorization: Sendable {
             throw .unauthorized("the Authorization header is not a Bearer credential", invalidToken: false)
         }
         let token = parts[1].trimmingSpaces
-        guard let presented = try? AuthKey(hex: String(token)), Self.constantTimeEqual(presented.bytes, self.centralKey.bytes) else {
+        guard let presented = try? AuthKey(hex: String(token)), presented.matchesInConstantTime(self.centralKey) else {
             throw .unauthorized("the bearer key is not the central's auth key", invalidToken: true)
         }
-    }
-
-    /// Compares every byte whatever the first difference, so the time taken does not depend on it.
-    static func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-        guard left.count == right.count else { return false }
-        var difference: UInt8 = 0
-        for index in left.indices {
-            difference |= left[index] ^ right[index]
-        }
-        return difference == 0
     }
 }
 

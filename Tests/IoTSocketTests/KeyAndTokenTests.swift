@@ -16,6 +16,19 @@ struct KeyAndTokenTests {
         #expect(wire.readableBytes == 1)
     }
 
+    @Test func constantTimeMatchFindsADifferenceAnywhere() throws {
+        let key = try AuthKey(hex: "00112233445566778899aabbccddeeff")
+        #expect(key.matchesInConstantTime(try AuthKey(hex: "00112233445566778899AABBCCDDEEFF")))
+        // One bit off in the first, a middle and the last byte: each is a different key.
+        for (index, bit) in [(0, UInt8(0x01)), (7, 0x80), (15, 0x10)] {
+            var altered = key.bytes
+            altered[index] ^= bit
+            #expect(!key.matchesInConstantTime(try AuthKey(bytes: altered)), "byte \(index)")
+            #expect(!(try AuthKey(bytes: altered)).matchesInConstantTime(key), "byte \(index), reversed")
+        }
+        #expect(!key.matchesInConstantTime(try AuthKey(hex: "ffeeddccbbaa99887766554433221100")))
+    }
+
     @Test func authKeyHexErrorsSayWhatIsWrong() {
         #expect(throws: IoTSocketError.hexWrongLength(field: "auth key", digits: 31, expected: 32)) {
             try AuthKey(hex: "00112233445566778899aabbccddeef")

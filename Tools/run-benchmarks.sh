@@ -144,6 +144,12 @@ sleep 2
 five_sessions=95000
 [ $quick -eq 1 ] && five_sessions=10000
 run "sessions held by five gateways together" sessions --port "$ports" --sessions $five_sessions --workers 7 --hold 5 --gateway-pid "$gateway_pids" --redis "$redis"
+# What the box's loopback TCP does with nothing of ours in the way (a client and a peer on raw
+# sockets and poll(2)): the ceiling the login and round-trip figures above are read against.
+ceiling_logins=15000
+[ $quick -eq 1 ] && ceiling_logins=3000
+run "box ceiling: login-shaped TCP exchanges, no concentrator" loopback-ceiling --shape login --count $ceiling_logins
+run "box ceiling: one TCP hop, ping-pong on one connection" loopback-ceiling --shape echo --connections 1 --seconds $seconds
 echo
 echo "results: $results"
 python3 - "$results" <<'PY'
@@ -151,6 +157,6 @@ import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
     keys = [k for k in ("established", "per_second", "logins_per_second", "gateway_bytes_per_session", "accepted_per_second", "received_per_second",
-                        "deliveries_per_second", "p50_ms", "p99_ms", "loss", "errors") if k in r]
+                        "deliveries_per_second", "p50_ms", "p99_ms", "loss", "errors", "client_cpu_us_per_op", "peer_cpu_us_per_op") if k in r]
     print(f"{r['title']:<52} " + "  ".join(f"{k}={r[k]}" for k in keys))
 PY

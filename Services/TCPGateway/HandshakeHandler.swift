@@ -206,15 +206,19 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.writeThenClose(bytes, context: context)
             return
         }
-        // Flushed before TLS starts: the response itself is always in clear.
-        context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
         if initiation.tls, let tlsContext = self.environment.tlsContext {
+            // Flushed before TLS starts: the response itself is always in clear.
+            context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
             do {
                 try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
             } catch {
                 self.errorCaught(context: context, error: error)
                 return
             }
+        } else {
+            // Plain: the response leaves with the challenge, one segment and one read for the
+            // client instead of two.
+            context.write(self.wrapOutboundOut(bytes), promise: nil)
         }
         let challenge = Challenge.random()
         self.state = .awaitingAnswer(initiation, challenge)

@@ -13,6 +13,7 @@ out="$here/.run/bench"
 mkdir -p "$out"
 results="$out/results.jsonl"
 : >"$results"
+: >"$out/stderr.log"
 work=$(mktemp -d /tmp/iots-bench.XXXXXX)
 port() { "$here/deploy/local/free-port.sh"; }
 pids=()
@@ -93,11 +94,12 @@ run() { # title, then the iotsocket-bench arguments
     tail -2 "$out/last.txt" | head -1
     echo "   ($((SECONDS - started)) s)"
 }
-sessions=19000; tls_sessions=3000
-[ $quick -eq 1 ] && { sessions=2000; tls_sessions=500; }
+sessions=19000; tls_sessions=3000; nio_sessions=15000
+[ $quick -eq 1 ] && { sessions=2000; tls_sessions=500; nio_sessions=2000; }
 run "redis module: pipelined XADD, 4 batches in flight" redis-xadd --redis "$redis" --count 2000000 --window 4
 run "redis module: pipelined XADD, 1 batch in flight" redis-xadd --redis "$redis" --count 1000000 --window 1
-run "sessions held by one gateway (plain)" sessions --port "$tcp_port" --sessions $sessions --hold 5 --gateway-pid "$pid_tcp_gateway" --redis "$redis"
+run "sessions held by one gateway (plain, raw-socket client)" sessions --port "$tcp_port" --sessions $sessions --hold 5 --client raw --gateway-pid "$pid_tcp_gateway" --redis "$redis"
+run "logins, plain, NIO client" sessions --port "$tcp_port" --sessions $nio_sessions --hold 1 --redis "$redis"
 run "logins over TLS (${BENCH_TLS_KEY:-ec} key)" sessions --port "$tls_port" --sessions $tls_sessions --hold 1 --tls --gateway-pid "$pid_tcp_gateway_tls" --redis "$redis"
 run "central TCP → device RTT, closed loop C=32" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --redis "$redis"
 run "central TCP → device RTT, closed loop C=256" rtt-tcp --port "$tcp_port" --devices 64 --concurrency 256 --seconds $seconds --redis "$redis"

@@ -27,8 +27,16 @@ struct SessionsBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds to hold the sessions once open.") var hold = 5
     @Option(help: "Seconds between pings on each held session.") var pingInterval = 30
     @Flag(help: "Ask for TLS in the initiation.") var tls = false
+    @Option(help: "Client: nio (channels, TLS possible) or raw (plain logins on raw sockets and poll, about half the client CPU per login: more of the shared cores for the gateway).")
+    var client = SessionsClient.nio
     @Option(help: "PID(s) of the gateway(s), comma-separated, to read RSS before and after.") var gatewayPid: String?
     @OptionGroup var acl: BenchACLOptions
+
+    func validate() throws {
+        if self.tls && self.client == .raw {
+            throw ValidationError("--client raw logs in plain only: use --client nio with --tls")
+        }
+    }
 
     func run() async throws {
         try await self.acl.install(0..<self.sessions)
@@ -48,7 +56,7 @@ struct SessionsBenchmark: AsyncParsableCommand {
                 [
                     "sessions-worker", "--host", self.host, "--port", self.port, "--first", "\(first)", "--count", "\(count)",
                     "--worker", "\(worker)", "--concurrency", "\(self.concurrency)", "--hold", "\(self.hold)",
-                    "--ping-interval", "\(self.pingInterval)",
+                    "--ping-interval", "\(self.pingInterval)", "--client", self.client.rawValue,
                 ] + (self.tls ? ["--tls"] : [])
             let pipe = Pipe()
             process.standardOutput = pipe
@@ -78,7 +86,8 @@ struct SessionsBenchmark: AsyncParsableCommand {
         let failed = results.map { $0["failed"] ?? 0 }.reduce(0, +)
         let loginSeconds = results.map { $0["login_seconds"] ?? 0 }.max() ?? 0
         var figures: [(key: String, value: String)] = [
-            ("sessions", String(self.sessions)), ("tls", self.tls ? "1" : "0"), ("workers", String(processes.count)),
+            ("sessions", String(self.sessions)), ("tls", self.tls ? "1" : "0"), ("client", self.client.rawValue),
+            ("workers", String(processes.count)),
             ("established", String(Int(established))), ("failed", String(Int(failed))),
             ("login_seconds", String(format: "%.3f", loginSeconds)),
             ("logins_per_second", String(format: "%.0f", loginSeconds > 0 ? established / loginSeconds : 0)),
@@ -140,9 +149,13 @@ struct SessionsWorker: AsyncParsableCommand {
     @Option var hold = 5
     @Option var pingInterval = 30
     @Flag var tls = false
+    @Option var client = SessionsClient.nio
 
     func run() async throws {
         let ports = self.port.split(separator: ",").compactMap { Int($0) }
+        if self.client == .raw {
+            return try await self.runRaw(ports: ports)
+        }
         let group = MultiThreadedEventLoopGroup.singleton
         let tlsContext = self.tls ? try BenchElement.insecureTLSContext() : nil
         let start = ContinuousClock.now
@@ -230,4 +243,35 @@ struct SessionsWorker: AsyncParsableCommand {
             + "\"login_p50_ms\":\(p50),\"login_p99_ms\":\(p99)}\n"
         FileHandle.standardOutput.write(Data(summary.utf8))
     }
+
+    /// The same run with ``RawLoginClient``: log in, report `READY`, hold with pings, report.
+    private func runRaw(ports: [Int]) async throws {
+        let start = ContinuousClock.now
+        let client = try RawLoginClient(host: self.host, ports: ports, worker: self.worker)
+        let outcome = client.logIn(first: self.first, count: self.count, concurrency: self.concurrency)
+        let loginElapsed = ContinuousClock.now - start
+        FileHandle.standardOutput.write(Data("READY \(outcome.sockets.count) \(outcome.failed)\n".utf8))
+        if let firstError = outcome.firstError {
+            FileHandle.standardError.write(Data("worker \(self.worker): first login error: \(firstError)\n".utf8))
+        }
+        let holdUntil = ContinuousClock.now + .seconds(self.hold)
+        while ContinuousClock.now < holdUntil {
+            try await Task.sleep(for: .seconds(min(self.pingInterval, max(1, self.hold))))
+            RawLoginClient.ping(outcome.sockets)
+        }
+        let stillOpen = RawLoginClient.stillOpen(outcome.sockets)
+        for socket in outcome.sockets { close(socket) }
+        let seconds = Double(loginElapsed.components.seconds) + Double(loginElapsed.components.attoseconds) / 1e18
+        let p50 = Double(outcome.histogram.valueAtPercentile(50)) / 1000
+        let p99 = Double(outcome.histogram.valueAtPercentile(99)) / 1000
+        let summary =
+            "{\"established\":\(outcome.sockets.count),\"failed\":\(outcome.failed),\"still_open\":\(stillOpen),\"login_seconds\":\(seconds),"
+            + "\"login_p50_ms\":\(p50),\"login_p99_ms\":\(p99)}\n"
+        FileHandle.standardOutput.write(Data(summary.utf8))
+    }
+}
+
+/// Which client `sessions` logs in with.
+enum SessionsClient: String, ExpressibleByArgument {
+    case nio, raw
 }

@@ -86,6 +86,15 @@ wait_ready() {
 }
 for service in router tcp-gateway tcp-gateway-tls udp-telemetry http-api; do wait_ready "${admin[$service]}"; done
 
+# Entries of a stream its consumer group has not read or not acknowledged yet.
+backlog() {
+    redis-cli -p "$redis_port" XINFO GROUPS "$1" 2>/dev/null | awk '/^lag$/ {getline; lag=$1} /^pending$/ {getline; pending=$1} END {print lag + pending}'
+}
+# The sessions runs end with tens of thousands of closes for the router to handle: the next
+# measurement starts once it has.
+settle() {
+    for _ in $(seq 1 120); do [ "$(backlog iots:router)" = "0" ] && break; sleep 0.5; done
+}
 run() { # title, then the iotsocket-bench arguments
     local title=$1; shift
     echo "== $title"
@@ -96,11 +105,21 @@ run() { # title, then the iotsocket-bench arguments
 }
 sessions=19000; tls_sessions=3000; nio_sessions=15000
 [ $quick -eq 1 ] && { sessions=2000; tls_sessions=500; nio_sessions=2000; }
+# What the box's loopback TCP does with nothing of ours in the way (a client and a peer on raw
+# sockets and poll(2)): the ceiling the login and round-trip figures are read against. Measured
+# first, on a quiet box.
+ceiling_logins=15000
+[ $quick -eq 1 ] && ceiling_logins=3000
+run "box ceiling: login-shaped TCP exchanges, no concentrator" loopback-ceiling --shape login --count $ceiling_logins
+run "box ceiling: one TCP hop, ping-pong on one connection" loopback-ceiling --shape echo --connections 1 --seconds $seconds
 run "redis module: pipelined XADD, 4 batches in flight" redis-xadd --redis "$redis" --count 2000000 --window 4
 run "redis module: pipelined XADD, 1 batch in flight" redis-xadd --redis "$redis" --count 1000000 --window 1
 run "sessions held by one gateway (plain, raw-socket client)" sessions --port "$tcp_port" --sessions $sessions --hold 5 --client raw --gateway-pid "$pid_tcp_gateway" --redis "$redis"
+settle
 run "logins, plain, NIO client" sessions --port "$tcp_port" --sessions $nio_sessions --hold 1 --redis "$redis"
+settle
 run "logins over TLS (${BENCH_TLS_KEY:-ec} key)" sessions --port "$tls_port" --sessions $tls_sessions --hold 1 --tls --gateway-pid "$pid_tcp_gateway_tls" --redis "$redis"
+settle
 run "central TCP → device RTT, closed loop C=32" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --redis "$redis"
 run "central TCP → device RTT, closed loop C=256" rtt-tcp --port "$tcp_port" --devices 64 --concurrency 256 --seconds $seconds --redis "$redis"
 run "central TCP → device RTT at 5000 req/s" rtt-tcp --port "$tcp_port" --devices 32 --rate 5000 --seconds $seconds --redis "$redis"
@@ -122,11 +141,8 @@ run "UDP ingest at 200000/s (router consuming)" udp-ingest --redis "$redis" --po
 run "UDP ingest at 50000/s" udp-ingest --redis "$redis" --port "$udp_port" --metrics "$udp_metrics" --devices 1000 --rate 50000 --seconds $seconds
 # The router is still working through the telemetry the ingest runs queued: let it finish, so
 # the dispatcher is measured on a quiet box like every other figure.
-telemetry_backlog() {
-    redis-cli -p "$redis_port" XINFO GROUPS iots:telemetry 2>/dev/null | awk '/^lag$/ {getline; lag=$1} /^pending$/ {getline; pending=$1} END {print lag + pending}'
-}
-for _ in $(seq 1 120); do [ "$(telemetry_backlog)" = "0" ] && break; sleep 0.5; done
-echo "   (telemetry backlog before the webhook runs: $(telemetry_backlog))"
+for _ in $(seq 1 120); do [ "$(backlog iots:telemetry)" = "0" ] && break; sleep 0.5; done
+echo "   (telemetry backlog before the webhook runs: $(backlog iots:telemetry))"
 webhook_jobs=200000
 [ $quick -eq 1 ] && webhook_jobs=20000
 run "telemetry webhooks delivered by one dispatcher" webhook-deliveries --redis "$redis" --count $webhook_jobs --devices 1000 --dispatcher "$bin/webhook-dispatcher"
@@ -146,12 +162,6 @@ sleep 2
 five_sessions=95000
 [ $quick -eq 1 ] && five_sessions=10000
 run "sessions held by five gateways together" sessions --port "$ports" --sessions $five_sessions --workers 7 --hold 5 --gateway-pid "$gateway_pids" --redis "$redis"
-# What the box's loopback TCP does with nothing of ours in the way (a client and a peer on raw
-# sockets and poll(2)): the ceiling the login and round-trip figures above are read against.
-ceiling_logins=15000
-[ $quick -eq 1 ] && ceiling_logins=3000
-run "box ceiling: login-shaped TCP exchanges, no concentrator" loopback-ceiling --shape login --count $ceiling_logins
-run "box ceiling: one TCP hop, ping-pong on one connection" loopback-ceiling --shape echo --connections 1 --seconds $seconds
 echo
 echo "results: $results"
 python3 - "$results" <<'PY'

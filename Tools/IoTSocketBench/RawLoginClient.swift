@@ -168,6 +168,18 @@ struct RawLoginClient {
         }
     }
 
+    /// Ends every session with Close 0x01 (a wanted disconnect: dropped at once, not kept for
+    /// `KeepSessionSec`), then closes the socket.
+    static func closeWanted(_ sockets: [Int32]) {
+        var frame = ByteBuffer()
+        Transmission.close(.maintenance).write(to: &frame)
+        let bytes = Array(frame.readableBytesView)
+        for socket in sockets {
+            _ = write(socket, bytes, bytes.count)
+            close(socket)
+        }
+    }
+
     /// The sessions the gateway has not closed: nothing to read yet, or Pongs, but not the end
     /// of the stream or an error.
     static func stillOpen(_ sockets: [Int32]) -> Int {

@@ -232,9 +232,12 @@ struct SessionsWorker: AsyncParsableCommand {
             }
         }
         let stillOpen = channels.filter(\.isActive).count
-        for channel in channels {
-            channel.close(promise: nil)
+        // A wanted disconnect (Close 0x01): the sessions are dropped at once, not kept for
+        // `KeepSessionSec` to expire in the middle of whatever is measured next.
+        let closed = channels.map { channel in
+            channel.writeAndFlush(Transmission.close(.maintenance)).flatMap { channel.close() }
         }
+        try? await EventLoopFuture.andAllComplete(closed, on: group.next()).get()
         let seconds = Double(loginElapsed.components.seconds) + Double(loginElapsed.components.attoseconds) / 1e18
         let p50 = Double(histogram.valueAtPercentile(50)) / 1000
         let p99 = Double(histogram.valueAtPercentile(99)) / 1000
@@ -260,7 +263,7 @@ struct SessionsWorker: AsyncParsableCommand {
             RawLoginClient.ping(outcome.sockets)
         }
         let stillOpen = RawLoginClient.stillOpen(outcome.sockets)
-        for socket in outcome.sockets { close(socket) }
+        RawLoginClient.closeWanted(outcome.sockets)
         let seconds = Double(loginElapsed.components.seconds) + Double(loginElapsed.components.attoseconds) / 1e18
         let p50 = Double(outcome.histogram.valueAtPercentile(50)) / 1000
         let p99 = Double(outcome.histogram.valueAtPercentile(99)) / 1000

@@ -37,15 +37,9 @@ public struct AuthKey: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "AuthKey(redacted)" }
 
     /// Whether `other` is the same key, looking at all 16 bytes whatever the first difference,
-    /// so the time taken tells a guesser nothing (`==` may stop at the first differing byte).
+    /// so the time taken tells a guesser nothing (`==` may stop at the first differing word).
     public func matchesInConstantTime(_ other: AuthKey) -> Bool {
-        let mine = self.raw.bytes
-        let theirs = other.raw.bytes
-        var difference: UInt8 = 0
-        for index in 0..<Self.byteCount {
-            difference |= mine[index] ^ theirs[index]
-        }
-        return difference == 0
+        ((self.raw.high ^ other.raw.high) | (self.raw.low ^ other.raw.low)) == 0
     }
 
     /// Reads 16 bytes; nil (nothing read) when fewer are readable.

@@ -21,6 +21,15 @@ struct Bytes16: Hashable, Sendable {
     /// Returns nil unless `bytes` holds exactly 16 bytes.
     init?(_ bytes: some Collection<UInt8>) {
         guard bytes.count == Self.byteCount else { return nil }
+        // Arrays and slices (nearly every caller) are read from their storage: this generic
+        // initializer is called across modules unspecialized, where iterating through the
+        // collection's witnesses cost microseconds per login (gateway profile).
+        if let value = bytes.withContiguousStorageIfAvailable({ storage in
+            Bytes16(high: Self.word(storage, from: 0), low: Self.word(storage, from: 8))
+        }) {
+            self = value
+            return
+        }
         var high: UInt64 = 0
         var low: UInt64 = 0
         for (index, byte) in bytes.enumerated() {
@@ -33,15 +42,24 @@ struct Bytes16: Hashable, Sendable {
         self.init(high: high, low: low)
     }
 
-    var bytes: [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.byteCount)
-        for word in [self.high, self.low] {
-            for shift in stride(from: 56, through: 0, by: -8) {
-                bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
-            }
+    /// Eight bytes from `start`, the first in the most significant position.
+    private static func word(_ storage: UnsafeBufferPointer<UInt8>, from start: Int) -> UInt64 {
+        var word: UInt64 = 0
+        for index in start..<start + 8 {
+            word = word << 8 | UInt64(storage[index])
         }
-        return bytes
+        return word
+    }
+
+    var bytes: [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: Self.byteCount) { storage, count in
+            for index in 0..<8 {
+                let shift = UInt64(56 - 8 * index)
+                storage[index] = UInt8(truncatingIfNeeded: self.high >> shift)
+                storage[8 + index] = UInt8(truncatingIfNeeded: self.low >> shift)
+            }
+            count = Self.byteCount
+        }
     }
 }
 

@@ -65,9 +65,8 @@ struct LoopbackCeilingBenchmark: ParsableCommand {
         defer { buffer.deallocate() }
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
         func startOne() throws {
-            // Sources 127.201.x.y, as `sessions` spreads its own.
-            let source = UInt32(127) << 24 | UInt32(201) << 16 | UInt32((started / 250) % 250) << 8 | UInt32(1 + started % 250)
-            let socket = try LoopbackSocket.connect(port: port, from: source)
+            // Sources 127.201.x.y, as `sessions` spreads its own over 127.<worker>.x.y.
+            let socket = try LoopbackSocket.connect(port: port, from: LoopbackSocket.source(network: 201, index: started))
             stage[socket] = 0
             received[socket] = 0
             poller.add(socket, events: PollSet.writable | PollSet.readable)
@@ -268,6 +267,11 @@ enum LoopbackSocket {
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         return address
+    }
+
+    /// The `index`-th of 62 500 source addresses 127.`network`.x.y (y never 0), host byte order.
+    static func source(network: UInt8, index: Int) -> UInt32 {
+        UInt32(127) << 24 | UInt32(network) << 16 | UInt32((index / 250) % 250) << 8 | UInt32(1 + index % 250)
     }
 
     static func noDelay(_ socket: Int32) {

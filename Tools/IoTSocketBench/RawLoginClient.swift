@@ -69,7 +69,7 @@ struct RawLoginClient {
                 let device = first + next
                 next += 1
                 // The same source addresses as the NIO client: 127.<worker>.x.y.
-                let source = UInt32(127) << 24 | UInt32(1 + self.worker % 200) << 16 | UInt32((device / 250) % 250) << 8 | UInt32(1 + device % 250)
+                let source = LoopbackSocket.source(network: UInt8(1 + self.worker % 200), index: device)
                 do {
                     let socket = try LoopbackSocket.connect(to: self.host, port: UInt16(self.ports[device % self.ports.count]), from: source)
                     logins[socket] = Login(device: device, began: .now)

@@ -282,8 +282,6 @@ struct MessageRouter: Sendable {
         let keys = self.keys
         let forObject = Self.frame(.response(uid: nil, tracking: member.tracking, code: code, payload: payload))
         let forCentral = Self.frame(.response(uid: member.object, tracking: member.tracking, code: code, payload: payload))
-        let refusalForObject = Self.frame(.response(uid: nil, tracking: member.tracking, code: .notValid, payload: .empty))
-        let refusalForCentral = Self.frame(.response(uid: member.object, tracking: member.tracking, code: .notValid, payload: .empty))
         return .script(
             RouterScripts.response,
             keys: [
@@ -293,7 +291,7 @@ struct MessageRouter: Sendable {
             arguments: [
                 .string(keys.prefix), .integer(self.settings.streamMaxLength), .integer(self.settings.maxHeldPerElement),
                 .string(member.text), .bytes(forObject), .bytes(forCentral), .integer(Int(code.rawValue)),
-                .bytes(Self.blockBytes(payload)), .bytes(refusalForObject), .bytes(refusalForCentral),
+                .bytes(Self.blockBytes(payload)),
             ]
         ) { reply in
             switch reply.array?.first?.string {
@@ -303,10 +301,13 @@ struct MessageRouter: Sendable {
             case "sent", "held":
                 self.metrics.responsesDelivered.increment()
             case "toolong":
+                // Rare: the 0x01 answer is built here, not on every response's way in.
                 self.metrics.responsesTooLong.increment()
+                let requester: RequestOrigin = reply.array?.last?.string == "central" ? .central : .object
                 self.logger.info(
                     "response longer than its requester accepts answered 0x01 instead",
-                    metadata: ["member": "\(member.text)", "requester": "\(reply.array?.last?.string ?? "?")", "payloadBytes": "\(payload.data.count)"])
+                    metadata: ["member": "\(member.text)", "requester": "\(requester.field)", "payloadBytes": "\(payload.data.count)"])
+                return self.answer(requester, member: member, code: .notValid)
             default:
                 self.metrics.responsesUndeliverable.increment()
             }

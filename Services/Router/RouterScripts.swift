@@ -154,31 +154,22 @@ enum RouterScripts {
 
     /// Completes a request in flight with its response: claims the entry (so a timeout cannot
     /// also answer it) and delivers the response to its origin. A response longer than the
-    /// requester said it can process is replaced by the 0x01 answer (not valid, empty payload),
-    /// so the requester still gets exactly one answer.
+    /// requester said it can process is not written (`toolong`): the router answers 0x01 (not
+    /// valid, empty payload) instead, so the requester still gets exactly one answer.
     /// KEYS: inflight hash, deadlines, object session, object held, central session, central held.
     /// ARGV: prefix, streamMax, maxHeld, member, frame for the object (RTE 0), frame for the
-    /// central (RTE 1), code, payload block bytes, 0x01 frame for the object, 0x01 frame for the
-    /// central.
-    /// Returns {outcome, origin}; outcome `late` when nothing was waiting, `toolong` when the
-    /// 0x01 answer went instead (itself `sent` or `held`, or lost like any frame: `absent`,
-    /// `full`).
+    /// central (RTE 1), code, payload block bytes.
+    /// Returns {outcome, origin}; outcome `late` when nothing was waiting.
     static let response = RedisScript(
         prelude + """
             local r = redis.call('HMGET', KEYS[1], 'o', 'r', 'id')
             if not r[1] then return {'late', ''} end
             redis.call('DEL', KEYS[1])
             redis.call('ZREM', KEYS[2], ARGV[4])
-            if r[1] == 'object' or r[1] == 'central' then
-              local session, held, frame, refusal = KEYS[3], KEYS[4], ARGV[5], ARGV[9]
-              if r[1] == 'central' then session, held, frame, refusal = KEYS[5], KEYS[6], ARGV[6], ARGV[10] end
-              local outcome = deliver(ARGV[1], ARGV[2], ARGV[3], session, held, frame)
-              if outcome == 'toolong' then
-                local instead = deliver(ARGV[1], ARGV[2], ARGV[3], session, held, refusal)
-                if instead == 'sent' or instead == 'held' then return {'toolong', r[1]} end
-                return {instead, r[1]}
-              end
-              return {outcome, r[1]}
+            if r[1] == 'object' then
+              return {deliver(ARGV[1], ARGV[2], ARGV[3], KEYS[3], KEYS[4], ARGV[5]), 'object'}
+            elseif r[1] == 'central' then
+              return {deliver(ARGV[1], ARGV[2], ARGV[3], KEYS[5], KEYS[6], ARGV[6]), 'central'}
             end
             redis.call('XADD', r[2], 'MAXLEN', '~', ARGV[2], '*', 'id', r[3], 'code', ARGV[7], 'p', ARGV[8])
             return {'sent', 'api'}

@@ -366,10 +366,14 @@ struct MessageRouter: Sendable {
                 .bytes(Self.frame(.telemetryToken(token))),
             ]
         ) { reply in
-            if reply.string == "collision" {
+            switch reply.string {
+            case "collision":
                 return attempt < 4 ? [self.issueToken(to: uid, group: group, now: now, attempt: attempt + 1)] : []
+            case "absent":
+                return []  // the session ended first: no token for it
+            default:
+                self.metrics.tokensIssued.increment()
             }
-            self.metrics.tokensIssued.increment()
             return []
         }
     }

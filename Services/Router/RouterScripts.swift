@@ -342,9 +342,13 @@ enum RouterScripts {
     /// KEYS: new token key, device token, renewals, session, held.
     /// ARGV: uid hex, token hex, lifetime ms ('0' = no expiry), renew at ms ('' = never),
     /// prefix, streamMax, maxHeld, token frame.
-    /// Returns `collision` (the random token is live already: draw another) or the delivery.
+    /// Returns `absent` without issuing when the session is gone by the time this runs (it
+    /// closed right after opening), `collision` (the random token is live already: draw
+    /// another) or the delivery.
     static let issueToken = RedisScript(
         prelude + """
+            local state = redis.call('HGET', KEYS[4], 'state')
+            if state ~= 'online' and state ~= 'kept' then return 'absent' end
             local ok
             if ARGV[3] == '0' then
               ok = redis.call('SET', KEYS[1], ARGV[1], 'NX')

@@ -5,13 +5,18 @@ import NIOCore
 import RedisBus
 import ServiceKit
 import ServiceLifecycle
+import Synchronization
 
 /// Consumes the router stream in the `router` consumer group and routes each batch.
 ///
 /// Messages of a batch are planned in order and sent as one pipeline, and only the leading
-/// router reads (``RouterLeadership``), so the order of what each element sent is kept. Entries are acknowledged once their routing steps ran;
-/// if Redis fails mid-batch the batch is not acknowledged and is taken over again after
-/// `reclaimAfter` (delivery is at least once).
+/// router reads (``RouterLeadership``), so the order of what each element sent is kept.
+/// Two batches are in hand at once: the next one is read while Redis runs the scripts of the
+/// last, and its calls are written after that batch's on the same connection, so Redis runs
+/// them in stream order. An ACL change is a barrier: its batch starts once the previous one
+/// is finished, and the next batch once it is. Entries are acknowledged once their routing
+/// steps ran; if Redis fails mid-batch the batch is not acknowledged and is taken over again
+/// after `reclaimAfter` (delivery is at least once).
 struct RouterService: Service {
     let runtime: ServiceRuntime
     let router: MessageRouter
@@ -21,6 +26,20 @@ struct RouterService: Service {
     let seedACL: (path: String, entries: [ACLEntry])?
     /// Reads only while this instance leads (``RouterLeadership``).
     let turn: any ConsumerTurn
+    /// The last batch handed over, for the next one to wait for when it must.
+    private let lastBatch = LastBatch()
+
+    init(
+        runtime: ServiceRuntime, router: MessageRouter, pipeline: CallPipeline, aclStore: ACLStore,
+        seedACL: (path: String, entries: [ACLEntry])?, turn: any ConsumerTurn
+    ) {
+        self.runtime = runtime
+        self.router = router
+        self.pipeline = pipeline
+        self.aclStore = aclStore
+        self.seedACL = seedACL
+        self.turn = turn
+    }
 
     func run() async throws {
         let logger = self.runtime.logger
@@ -34,7 +53,8 @@ struct RouterService: Service {
                 startID: "0",
                 batchSize: 256,
                 block: .milliseconds(500),
-                reclaimAfter: .seconds(30)
+                reclaimAfter: .seconds(30),
+                batchesInFlight: 2
             ),
             logger: logger,
             turn: self.turn,
@@ -110,7 +130,8 @@ struct RouterService: Service {
         }
         steps.append(.calls(calls))
         let eventLoop = self.runtime.redis.eventLoop
-        var done = eventLoop.makeSucceededVoidFuture()
+        let barrier = steps.count > 1  // an ACL step is in it (the last step is always calls)
+        var (done, waits) = self.lastBatch.start(barrier: barrier, on: eventLoop)
         for step in steps {
             done = done.flatMap {
                 switch step {
@@ -123,9 +144,36 @@ struct RouterService: Service {
                 }
             }
         }
+        self.lastBatch.handedOver(done, mustBeWaitedFor: barrier || waits)
         return done.map {
             self.router.metrics.batchDuration.recordNanoseconds((ContinuousClock.now - start).wholeNanoseconds)
             return entries.map(\.id)
+        }
+    }
+
+    /// The batch the router handed over last (``handle(_:)`` runs on the Redis client's loop,
+    /// one batch at a time).
+    private final class LastBatch: Sendable {
+        private struct Last {
+            var done: EventLoopFuture<Void>
+            /// It holds an ACL change, or its calls were not written at once.
+            var mustBeWaitedFor: Bool
+        }
+
+        private let last = Mutex<Last?>(nil)
+
+        /// Where a batch's steps start: at once, or (`waits`) once the last batch is finished
+        /// when either holds an ACL change or the last one is itself still waiting to start.
+        func start(barrier: Bool, on eventLoop: any EventLoop) -> (EventLoopFuture<Void>, waits: Bool) {
+            guard let last = self.last.withLock({ $0 }), barrier || last.mustBeWaitedFor else {
+                return (eventLoop.makeSucceededVoidFuture(), false)
+            }
+            // Its failure is its own (its entries stay pending); this batch goes on after it.
+            return (last.done.hop(to: eventLoop).recover { _ in }, true)
+        }
+
+        func handedOver(_ done: EventLoopFuture<Void>, mustBeWaitedFor: Bool) {
+            self.last.withLock { $0 = Last(done: done, mustBeWaitedFor: mustBeWaitedFor) }
         }
     }
 

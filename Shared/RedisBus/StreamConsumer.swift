@@ -27,6 +27,14 @@ import Synchronization
 /// for a turn or to reclaim. The router consumes this way: an async handler costs a hop to
 /// Swift Concurrency's pool and back for every Redis reply it awaits.
 ///
+/// With ``Configuration-swift.struct/batchesInFlight`` above 1 (event-loop handlers only), the
+/// next batch is read and handed over while the futures of earlier ones are still pending, up
+/// to that many at once: reading overlaps with the handler's Redis work. The handler is still
+/// called one batch at a time, in stream order; ordering its effects across batches is its
+/// part (the router writes each batch's calls before returning, on one connection). Entries
+/// are acknowledged once their own batch's future succeeds, whatever the others do. A reclaim,
+/// a takeover and stopping first wait for the batches in flight.
+///
 /// The handler is never called concurrently with itself. Entries it does not return stay
 /// pending and come back through reclaim after `reclaimAfter`, so it must be idempotent
 /// (delivery is at least once).
@@ -58,6 +66,9 @@ public struct StreamConsumer: Sendable {
         public var reclaimInterval: Duration
         /// Spacing of reconnect attempts.
         public var reconnect: ReconnectBackoff
+        /// Batches handed to an event-loop handler whose futures may be pending at once; 1
+        /// (default) reads the next batch only once the last one is finished.
+        public var batchesInFlight: Int
 
         /// - Parameters:
         ///   - stream: The stream key.
@@ -69,6 +80,7 @@ public struct StreamConsumer: Sendable {
         ///   - reclaimAfter: Idle time before takeover, 60 s by default.
         ///   - reclaimInterval: Takeover check period; half of `reclaimAfter` by default.
         ///   - reconnect: Backoff between reconnect attempts.
+        ///   - batchesInFlight: Event-loop handler batches pending at once, 1 by default.
         public init(
             stream: String,
             group: String,
@@ -78,7 +90,8 @@ public struct StreamConsumer: Sendable {
             block: Duration = .seconds(1),
             reclaimAfter: Duration = .seconds(60),
             reclaimInterval: Duration? = nil,
-            reconnect: ReconnectBackoff = ReconnectBackoff()
+            reconnect: ReconnectBackoff = ReconnectBackoff(),
+            batchesInFlight: Int = 1
         ) {
             self.stream = stream
             self.group = group
@@ -89,6 +102,7 @@ public struct StreamConsumer: Sendable {
             self.reclaimAfter = reclaimAfter
             self.reclaimInterval = reclaimInterval ?? reclaimAfter / 2
             self.reconnect = reconnect
+            self.batchesInFlight = max(1, batchesInFlight)
         }
     }
 
@@ -356,7 +370,8 @@ public struct StreamConsumer: Sendable {
             return !turn.holds(term: term)
         }
         if cursor.isStopped || ContinuousClock.now >= until || turnLost() {
-            promise.succeed()
+            // Batches still being handled finish first, so their acknowledgements are in the cursor.
+            cursor.whenIdle { promise.succeed() }
             return
         }
         let acknowledging = cursor.unacknowledged
@@ -369,7 +384,7 @@ public struct StreamConsumer: Sendable {
             let entries: [StreamEntry]
             switch result {
             case .failure(let error):
-                promise.fail(error)
+                cursor.whenIdle { promise.fail(error) }
                 return
             case .success(let read):
                 cursor.acknowledged(acknowledging.count)
@@ -380,6 +395,7 @@ public struct StreamConsumer: Sendable {
                 next()
                 return
             }
+            let readsOn = cursor.begin(limit: configuration.batchesInFlight)
             handler(entries).hop(to: connection.eventLoop).whenComplete { outcome in
                 switch outcome {
                 case .success(let finished):
@@ -391,18 +407,30 @@ public struct StreamConsumer: Sendable {
                         metadata: ["stream": "\(configuration.stream)", "entries": "\(entries.count)", "error": "\(error)"]
                     )
                 }
+                // The reader waits for this batch when it could not go on without it.
+                if let resume = cursor.end() { resume() }
+            }
+            if readsOn {
                 next()
+            } else {
+                cursor.park(next)
             }
         }
     }
 }
 
-/// What an event-loop consumer still has to acknowledge, and whether it was asked to stop;
-/// shared by the loop's callbacks and the task that waits for them.
+/// What an event-loop consumer still has to acknowledge, how many batches its handler has in
+/// hand, and whether it was asked to stop; shared by the loop's callbacks and the task that
+/// waits for them.
 private final class LoopCursor: Sendable {
     private struct State {
         var unacknowledged: [String]
         var stopped = false
+        var inFlight = 0
+        /// The next read, waiting for a batch to finish (in-flight limit reached).
+        var parked: (@Sendable () -> Void)?
+        /// Called once nothing is in flight (stopping).
+        var idle: (@Sendable () -> Void)?
     }
 
     private let state: Mutex<State>
@@ -425,5 +453,52 @@ private final class LoopCursor: Sendable {
 
     func stop() {
         self.state.withLock { $0.stopped = true }
+    }
+
+    /// A batch goes to the handler; true when the next read may start before it finishes.
+    func begin(limit: Int) -> Bool {
+        self.state.withLock {
+            $0.inFlight += 1
+            return $0.inFlight < limit
+        }
+    }
+
+    /// Waits with the next read until a batch finishes (see ``end()``).
+    func park(_ read: @escaping @Sendable () -> Void) {
+        let now: (@Sendable () -> Void)? = self.state.withLock {
+            if $0.inFlight > 0 && $0.parked == nil && $0.idle == nil {
+                $0.parked = read
+                return nil
+            }
+            return read  // finished meanwhile
+        }
+        now?()
+    }
+
+    /// A batch is finished: returns what waited for it (the parked read, or the stop once no
+    /// batch is left).
+    func end() -> (@Sendable () -> Void)? {
+        self.state.withLock {
+            $0.inFlight -= 1
+            if let read = $0.parked {
+                $0.parked = nil
+                return read
+            }
+            if $0.inFlight == 0, let idle = $0.idle {
+                $0.idle = nil
+                return idle
+            }
+            return nil
+        }
+    }
+
+    /// Runs `body` once no batch is in flight (at once when none is).
+    func whenIdle(_ body: @escaping @Sendable () -> Void) {
+        let now: Bool = self.state.withLock {
+            if $0.inFlight == 0 { return true }
+            $0.idle = body
+            return false
+        }
+        if now { body() }
     }
 }

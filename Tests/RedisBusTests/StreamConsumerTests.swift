@@ -1,6 +1,39 @@
+import NIOCore
 import RedisBus
+import Synchronization
 import TestSupport
 import Testing
+
+/// Set once, read from another task.
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { self.value.withLock { $0 = true } }
+    var isSet: Bool { self.value.withLock { $0 } }
+}
+
+/// Batches an event-loop handler was given, each finished only when the test says so.
+final class HeldBatches: Sendable {
+    private let batches = Mutex<[(ids: [String], promise: EventLoopPromise<[String]>)]>([])
+    private let eventLoop: any EventLoop
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func take(_ entries: [StreamEntry]) -> EventLoopFuture<[String]> {
+        let promise = self.eventLoop.makePromise(of: [String].self)
+        self.batches.withLock { $0.append((entries.map(\.id), promise)) }
+        return promise.futureResult
+    }
+
+    var count: Int { self.batches.withLock { $0.count } }
+
+    /// Finishes the `index`-th batch given (all of its entries), if it was given.
+    func finish(_ index: Int) {
+        guard let (ids, promise) = self.batches.withLock({ index < $0.count ? $0[index] : nil }) else { return }
+        promise.succeed(ids)
+    }
+}
 
 /// What a test handler saw: every delivery with its time, and how often each ID came.
 actor DeliveryLog {
@@ -201,6 +234,48 @@ struct StreamConsumerTests {
             #expect(stopped < .seconds(2))
             #expect(try await client.xpendingSummary("work", group: "g").count == 0)
             #expect(try await client.xinfoGroups("work").first?.lag == 0)
+        }
+    }
+
+    @Test("with two batches in flight: the next is read while one is pending, not a third; each is acknowledged when its own future succeeds; stopping waits for both")
+    func twoBatchesInFlight() async throws {
+        try await withRedisClient { client, _ in
+            let held = HeldBatches(eventLoop: client.eventLoop)
+            var configuration = Self.configuration()
+            configuration.batchesInFlight = 2
+            // Reading pauses for a reclaim until no batch is in flight: none during this test.
+            configuration.reclaimInterval = .seconds(60)
+            let consumer = StreamConsumer(client: client, configuration: configuration, logger: testLogger, onEventLoop: { held.take($0) })
+            func pendingIDs() async throws -> [String] {
+                try await client.send(["XPENDING", "work", "g", "-", "+", 10]).array?.compactMap { $0.array?.first?.string } ?? []
+            }
+            let stopped = StopFlag()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await consumer.run()
+                    stopped.set()
+                }
+                let first = try await client.xadd("work", fields: [("n", 1)])
+                #expect(await eventually { held.count == 1 })
+                let second = try await client.xadd("work", fields: [("n", 2)])
+                #expect(await eventually { held.count == 2 }, "the second batch was not read while the first was pending")
+                let third = try await client.xadd("work", fields: [("n", 3)])
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(held.count == 2, "a third batch was read while two were pending")
+
+                held.finish(1)  // the second batch finishes first: the third is read, the second acknowledged
+                #expect(await eventually { held.count == 3 })
+                #expect(await eventually { (try? await pendingIDs()) == [first, third] })
+                #expect(try await pendingIDs().contains(second) == false)
+
+                group.cancelAll()
+                try await Task.sleep(for: .milliseconds(400))  // more than the 100 ms read
+                #expect(!stopped.isSet, "stopped with batches still being handled")
+                held.finish(2)
+                held.finish(0)
+                try await group.next()
+                #expect(try await pendingIDs().isEmpty)
+            }
         }
     }
 

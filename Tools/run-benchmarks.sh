@@ -120,11 +120,16 @@ run "logins, plain, NIO client" sessions --port "$tcp_port" --sessions $nio_sess
 settle
 run "logins over TLS (${BENCH_TLS_KEY:-ec} key)" sessions --port "$tls_port" --sessions $tls_sessions --hold 1 --tls --gateway-pid "$pid_tcp_gateway_tls" --redis "$redis"
 settle
-run "central TCP → device RTT, closed loop C=32" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --redis "$redis"
-run "central TCP → device RTT, closed loop C=256" rtt-tcp --port "$tcp_port" --devices 64 --concurrency 256 --seconds $seconds --redis "$redis"
-run "central TCP → device RTT at 5000 req/s" rtt-tcp --port "$tcp_port" --devices 32 --rate 5000 --seconds $seconds --redis "$redis"
-run "HTTP API → device RTT, 32 callers" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 32 --seconds $seconds
-run "HTTP API → device RTT at 1000 req/s" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 256 --rate 1000 --seconds $seconds
+# Round trips from raw-socket clients (the central, the devices and the HTTP callers on one
+# thread with poll(2)): they take less of the 2 shared cores than NIO clients, which stand in
+# for peers that would be on other machines. One row each with the NIO client, to compare.
+run "central TCP → device RTT, closed loop C=32" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --client raw --redis "$redis"
+run "central TCP → device RTT, closed loop C=32, NIO client" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --redis "$redis"
+run "central TCP → device RTT, closed loop C=256" rtt-tcp --port "$tcp_port" --devices 64 --concurrency 256 --seconds $seconds --client raw --redis "$redis"
+run "central TCP → device RTT at 5000 req/s" rtt-tcp --port "$tcp_port" --devices 32 --rate 5000 --seconds $seconds --client raw --redis "$redis"
+run "HTTP API → device RTT, 32 callers" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 32 --seconds $seconds --client raw
+run "HTTP API → device RTT, 32 callers, NIO client" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 32 --seconds $seconds
+run "HTTP API → device RTT at 1000 req/s" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 256 --rate 1000 --seconds $seconds --client raw
 run "telemetry end to end (UDP → central TCP) at 50000/s" telemetry --port "$tcp_port" --udp-port "$udp_port" --devices 100 --rate 50000 --seconds $seconds --redis "$redis"
 run "telemetry end to end at 100000/s" telemetry --port "$tcp_port" --udp-port "$udp_port" --devices 100 --rate 100000 --seconds $seconds --redis "$redis"
 # Ingest at fixed rates: flat out, the sender (whose kernel work for loopback UDP costs more

@@ -32,19 +32,32 @@ struct HTTPRoundTripBenchmark: AsyncParsableCommand {
     @Option(help: "The devices' group.") var group = "Bench"
     @Flag(help: "Do not verify the server's certificate (https with a self-signed one).") var insecure = false
 
+    @Option(help: "Client: nio (AsyncHTTPClient and channels) or raw (raw sockets and poll on one thread, http:// to an IPv4 address only: less of the shared cores).")
+    var client = BenchClient.nio
+
+    func validate() throws {
+        if self.client == .raw && !self.url.hasPrefix("http://") {
+            throw ValidationError("--client raw speaks plain HTTP only: use --client nio for \(self.url)")
+        }
+    }
+
     func run() async throws {
         var configuration = self.insecure ? HTTPClient.Configuration(certificateVerification: .none) : HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, self.callers))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let api = BenchAPI(client: client, baseURL: self.url, key: self.key)
         var connected: [any Channel] = []
+        var rawDevices = RawLoginClient.Outcome()
         var uids: [String] = []
         do {
+            var deviceKeys: [AuthKey] = []
             for index in 0..<max(1, self.devices) {
                 let uid = "rtt-http-\(index)"
                 let deviceKey = try AuthKey(bytes: (0..<16).map { _ in UInt8.random(in: 0...255) })
                 try await api.putDevice(uid, group: self.group, keyHex: deviceKey.hex)
                 uids.append(uid)
+                deviceKeys.append(deviceKey)
+                guard self.client == .nio else { continue }
                 connected.append(
                     try await BenchElement.connect(
                         group: MultiThreadedEventLoopGroup.singleton, host: self.gatewayHost, port: self.gatewayPort, uid: try UID(uid),
@@ -55,20 +68,46 @@ struct HTTPRoundTripBenchmark: AsyncParsableCommand {
                         }
                     })
             }
+            if self.client == .raw {
+                let wireUIDs = try uids.map { try UID($0) }
+                rawDevices = try RawLoginClient(host: self.gatewayHost, ports: [self.gatewayPort], worker: 102) { (wireUIDs[$0], deviceKeys[$0]) }
+                    .logIn(first: 0, count: uids.count, concurrency: 64)
+                guard rawDevices.failed == 0 else { throw RawClientFailure(description: "device login failed: \(rawDevices.firstError ?? "?")") }
+            }
             try await api.waitUntilOnline(uids)
             let data = (0..<self.payload).map { _ in String(UInt8.random(in: 0...255)) }.joined(separator: ",")
-            let bodies = uids.map { ByteBuffer(string: #"{"UID":"\#($0)","Timeout":\#(self.timeout),"Format":"BINARY","Payload":[\#(data)]}"#) }
+            let texts = uids.map { #"{"UID":"\#($0)","Timeout":\#(self.timeout),"Format":"BINARY","Payload":[\#(data)]}"# }
 
-            _ = try await self.closedLoop(api: api, bodies: bodies, for: .seconds(1))
-            let tally = self.rate > 0
-                ? try await self.openLoop(api: api, bodies: bodies, for: .seconds(self.seconds))
-                : try await self.closedLoop(api: api, bodies: bodies, for: .seconds(self.seconds))
+            let tally: CallTally
+            if self.client == .raw {
+                tally = try self.rawCalls(devices: rawDevices, bodies: texts)
+            } else {
+                let bodies = texts.map { ByteBuffer(string: $0) }
+                _ = try await self.closedLoop(api: api, bodies: bodies, for: .seconds(1))
+                tally = self.rate > 0
+                    ? try await self.openLoop(api: api, bodies: bodies, for: .seconds(self.seconds))
+                    : try await self.closedLoop(api: api, bodies: bodies, for: .seconds(self.seconds))
+            }
             self.report(tally)
         } catch {
+            RawLoginClient.closeWanted(rawDevices.sockets)
             await self.cleanUp(api: api, devices: connected, uids: uids, client: client)
             throw error
         }
+        RawLoginClient.closeWanted(rawDevices.sockets)
         await self.cleanUp(api: api, devices: connected, uids: uids, client: client)
+    }
+
+    /// The warm-up and the measured calls from raw sockets (``RawHTTPCallers``), the devices
+    /// echoing on the same thread.
+    private func rawCalls(devices: RawLoginClient.Outcome, bodies: [String]) throws -> CallTally {
+        guard let url = URL(string: self.url), let host = url.host else { throw RawClientFailure(description: "not a URL: \(self.url)") }
+        let port = url.port ?? 80
+        let loop = RawPeerLoop()
+        loop.addDevices(devices)
+        let callers = try RawHTTPCallers(loop: loop, host: host, port: port, count: max(1, self.callers), bearer: self.key, bodies: bodies)
+        _ = try callers.run(for: .seconds(1), rate: 0)
+        return try callers.run(for: .seconds(self.seconds), rate: self.rate)
     }
 
     /// `callers` tasks, each calling again as soon as its answer arrives.
@@ -139,7 +178,7 @@ struct HTTPRoundTripBenchmark: AsyncParsableCommand {
         }
         let answered = Int(tally.latencies.totalCount)
         var figures: [(key: String, value: String)] = [
-            ("mode", self.rate > 0 ? "open" : "closed"), ("devices", String(self.devices)), ("callers", String(self.callers)),
+            ("mode", self.rate > 0 ? "open" : "closed"), ("client", self.client.rawValue), ("devices", String(self.devices)), ("callers", String(self.callers)),
             ("target_rate", String(self.rate)), ("payload_bytes", String(self.payload)), ("calls", String(answered)),
             ("seconds", String(format: "%.3f", seconds)),
             ("per_second", String(format: "%.0f", Double(answered) / max(seconds, 0.001))),

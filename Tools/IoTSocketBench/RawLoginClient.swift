@@ -12,6 +12,9 @@ import NIOCore
 struct RawLoginClient {
     struct Outcome {
         var sockets: [Int32] = []
+        /// Bytes that arrived after the validation byte, by socket (the first transmissions of
+        /// the session), for a caller that goes on reading the session.
+        var leftovers: [Int32: [UInt8]] = [:]
         var failed = 0
         var firstError: String?
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
@@ -29,14 +32,19 @@ struct RawLoginClient {
     let host: UInt32
     let ports: [Int]
     let worker: Int
+    /// The UID and key device `n` logs in with.
+    let credentials: (Int) -> (UID, AuthKey)
 
-    /// - Parameter host: the gateway's IPv4 address, dotted.
-    init(host: String, ports: [Int], worker: Int) throws {
+    /// - Parameters:
+    ///   - host: the gateway's IPv4 address, dotted.
+    ///   - credentials: the bench ACL's devices (`bench-<n>`, one key) by default.
+    init(host: String, ports: [Int], worker: Int, credentials: @escaping (Int) -> (UID, AuthKey) = { (BenchACL.uid($0), BenchACL.key) }) throws {
         var address = in_addr()
         guard inet_pton(AF_INET, host, &address) == 1 else { throw LoopbackCeilingError.system("inet_pton \(host)", EINVAL) }
         self.host = UInt32(bigEndian: address.s_addr)
         self.ports = ports
         self.worker = worker
+        self.credentials = credentials
     }
 
     /// Logs devices `first ..< first + count` in, `concurrency` at a time, and returns the
@@ -127,7 +135,8 @@ struct RawLoginClient {
                         continue
                     }
                     var answer = ByteBuffer()
-                    ChallengeAnswer(uid: BenchACL.uid(login.device), key: BenchACL.key, challenge: challenge).write(to: &answer)
+                    let (uid, key) = self.credentials(login.device)
+                    ChallengeAnswer(uid: uid, key: key, challenge: challenge).write(to: &answer)
                     let answerBytes = Array(answer.readableBytesView)
                     guard write(socket, answerBytes, answerBytes.count) == answerBytes.count else {
                         fail(socket, "answer not written: \(String(cString: strerror(errno)))")
@@ -148,6 +157,7 @@ struct RawLoginClient {
                 poller.remove(socket)
                 logins[socket] = nil
                 outcome.sockets.append(socket)
+                if login.received.count > 1 { outcome.leftovers[socket] = Array(login.received.dropFirst()) }
                 let elapsed = ContinuousClock.now - login.began
                 _ = outcome.histogram.record(UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000))
                 finished += 1

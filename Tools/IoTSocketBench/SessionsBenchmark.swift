@@ -28,7 +28,7 @@ struct SessionsBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds between pings on each held session.") var pingInterval = 30
     @Flag(help: "Ask for TLS in the initiation.") var tls = false
     @Option(help: "Client: nio (channels, TLS possible) or raw (plain logins on raw sockets and poll, about half the client CPU per login: more of the shared cores for the gateway).")
-    var client = SessionsClient.nio
+    var client = BenchClient.nio
     @Option(help: "PID(s) of the gateway(s), comma-separated, to read RSS before and after.") var gatewayPid: String?
     @OptionGroup var acl: BenchACLOptions
 
@@ -149,7 +149,7 @@ struct SessionsWorker: AsyncParsableCommand {
     @Option var hold = 5
     @Option var pingInterval = 30
     @Flag var tls = false
-    @Option var client = SessionsClient.nio
+    @Option var client = BenchClient.nio
 
     func run() async throws {
         let ports = self.port.split(separator: ",").compactMap { Int($0) }
@@ -274,7 +274,9 @@ struct SessionsWorker: AsyncParsableCommand {
     }
 }
 
-/// Which client `sessions` logs in with.
-enum SessionsClient: String, ExpressibleByArgument {
+/// Which client a benchmark drives the concentrator with: NIO channels, or raw sockets and
+/// poll(2) on one thread (``RawLoginClient``, ``RawPeerLoop``), which costs the shared cores
+/// less and leaves more of them to the services measured.
+enum BenchClient: String, ExpressibleByArgument {
     case nio, raw
 }

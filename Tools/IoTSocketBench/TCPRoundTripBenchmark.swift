@@ -22,10 +22,16 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds to measure.") var seconds = 10
     @Option(help: "Payload bytes per request.") var payload = 32
     @Option(help: "Central auth key (hex).") var centralKey = "000102030405060708090a0b0c0d0e0f"
+    @Option(help: "Client: nio (channels) or raw (raw sockets and poll on one thread, plain only: less of the shared cores).")
+    var client = BenchClient.nio
     @OptionGroup var acl: BenchACLOptions
 
     func run() async throws {
         try await self.acl.install(0..<self.devices)
+        if self.client == .raw {
+            try self.runRaw()
+            return
+        }
         let group = MultiThreadedEventLoopGroup.singleton
         var deviceChannels: [any Channel] = []
         for index in 0..<self.devices {
@@ -53,27 +59,102 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
             name: "rtt-tcp",
             figures: [
                 ("devices", String(self.devices)), ("mode", self.rate > 0 ? "rate" : "closed"),
-                ("concurrency", String(self.concurrency)), ("target_rate", String(self.rate)),
+                ("concurrency", String(self.concurrency)), ("target_rate", String(self.rate)), ("client", "nio"),
             ] + report
         ).print()
     }
+
+    /// The same run from raw sockets (``RawPeerLoop``): the devices and the central on one thread.
+    private func runRaw() throws {
+        let devices = try RawLoginClient(host: self.host, ports: [self.port], worker: 100).logIn(first: 0, count: self.devices, concurrency: 64)
+        let centralKey = try AuthKey(hex: self.centralKey)
+        let central = try RawLoginClient(host: self.host, ports: [self.centralPort ?? self.port], worker: 101) { _ in (.central, centralKey) }
+            .logIn(first: 0, count: 1, concurrency: 1)
+        defer { RawLoginClient.closeWanted(devices.sockets + central.sockets) }
+        guard devices.failed == 0, let centralSocket = central.sockets.first else {
+            throw RawClientFailure(description: "login failed: \(devices.firstError ?? central.firstError ?? "?")")
+        }
+        usleep(500_000)  // let the router record every session
+        let loop = RawPeerLoop()
+        loop.addDevices(devices)
+        let peer = RawPeer(socket: centralSocket, leftover: central.leftovers[centralSocket] ?? [])
+        loop.addDriver(peer)
+        var ledger = RoundTripLedger(
+            devices: (0..<self.devices).map(BenchACL.uid), payload: try PayloadBlock(format: .binary, data: [UInt8](repeating: 7, count: self.payload)))
+        let report = try Self.roundTrips(loop: loop, central: peer, ledger: &ledger, seconds: self.seconds, concurrency: self.concurrency, rate: self.rate)
+        BenchmarkReport(
+            name: "rtt-tcp",
+            figures: [
+                ("devices", String(self.devices)), ("mode", self.rate > 0 ? "rate" : "closed"),
+                ("concurrency", String(self.concurrency)), ("target_rate", String(self.rate)), ("client", "raw"),
+            ] + report
+        ).print()
+    }
+
+    /// ``RoundTripDriver/run(on:seconds:concurrency:rate:drainLimit:)`` on raw sockets: the same
+    /// schedule (closed loop, or every request due by each millisecond's turn, timed from when
+    /// it was due) and the same wait for the answers still in flight at the end.
+    private static func roundTrips(
+        loop: RawPeerLoop, central: RawPeer, ledger: inout RoundTripLedger, seconds: Int, concurrency: Int, rate: Int,
+        drainLimit: Duration = .seconds(15)
+    ) throws -> [(key: String, value: String)] {
+        let start = ContinuousClock.now
+        let end = start + .seconds(seconds)
+        let interval = Duration.nanoseconds(Int64(1_000_000_000 / max(1, rate)))
+        var scheduled = 0
+        var elapsed: Duration?
+        var drainUntil = end + drainLimit
+        ledger.measuring = true
+        if rate == 0 {
+            for _ in 0..<concurrency { ledger.nextRequest(intended: start).write(to: &central.output) }
+        }
+        while true {
+            let now = ContinuousClock.now
+            if elapsed == nil {
+                if now >= end {
+                    elapsed = now - start
+                    ledger.measuring = false
+                    drainUntil = now + drainLimit
+                } else if rate > 0 {
+                    let due = Int((now - start) / interval)
+                    while scheduled < due {
+                        scheduled += 1
+                        ledger.nextRequest(intended: start + interval * scheduled).write(to: &central.output)
+                    }
+                }
+            } else if ledger.pending.isEmpty || now >= drainUntil {
+                break
+            }
+            try loop.flush(central)
+            try loop.turn(timeoutMilliseconds: rate > 0 || elapsed != nil ? 1 : 20) { peer, now in
+                while let transmission = try Transmission.read(from: &peer.input) {
+                    if transmission == .ping {
+                        Transmission.pong.write(to: &peer.output)
+                    } else if ledger.received(transmission, at: now), rate == 0 {
+                        ledger.nextRequest(intended: .now).write(to: &peer.output)
+                    }
+                }
+            }
+        }
+        return ledger.figures(elapsed: elapsed ?? .zero)
+    }
 }
 
-/// Sends requests and matches responses, entirely on the central channel's event loop.
-///
-/// `@unchecked Sendable`: every mutable field is touched only on `eventLoop` (set in `run`
-/// before the first request; `received` is called by the channel handler on that loop).
-final class RoundTripDriver: @unchecked Sendable {
-    private let devices: [UID]
-    private let payload: PayloadBlock
-    private var pending: [UInt64: ContinuousClock.Instant] = [:]
+/// The requests of one run: each device's next tracking number, what is in flight since when
+/// (its intended send time), and the latencies and codes of the answers measured. Shared by the
+/// NIO driver and the raw-socket one.
+struct RoundTripLedger {
+    let devices: [UID]
+    let payload: PayloadBlock
+    /// Answers received while false are matched (their tracking number is free again) but not
+    /// counted.
+    var measuring = false
+    private(set) var pending: [UInt64: ContinuousClock.Instant] = [:]
     private var nextTracking: [UInt16]
     private var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
     private var codes: [UInt8: Int] = [:]
     private var sent = 0
     private var completed = 0
-    private var measuring = false
-    private var closedLoop = true
     private var cursor = 0
 
     init(devices: [UID], payload: PayloadBlock) {
@@ -87,6 +168,59 @@ final class RoundTripDriver: @unchecked Sendable {
 
     private static func key(device: Int, tracking: UInt16) -> UInt64 { UInt64(device) << 16 | UInt64(tracking) }
 
+    /// The next request (devices in turn), in flight from `intended` on.
+    mutating func nextRequest(intended: ContinuousClock.Instant) -> Transmission {
+        let device = self.cursor % self.devices.count
+        self.cursor += 1
+        let tracking = self.nextTracking[device]
+        self.nextTracking[device] = tracking &+ 1
+        self.pending[Self.key(device: device, tracking: tracking)] = intended
+        self.sent += 1
+        return .request(uid: self.devices[device], tracking: tracking, payload: self.payload)
+    }
+
+    /// Matches a transmission the central received, at `now`; true when it answered a request
+    /// and was counted (measuring).
+    mutating func received(_ transmission: Transmission, at now: ContinuousClock.Instant) -> Bool {
+        guard case .response(let uid?, let tracking, let code, _) = transmission,
+            let device = Int(uid.string.dropFirst("bench-".count)),  // bench-<n>: the index is in the name
+            let began = self.pending.removeValue(forKey: Self.key(device: device, tracking: tracking)),
+            self.measuring
+        else { return false }
+        let elapsed = now - began
+        _ = self.histogram.record(UInt64(max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)))
+        self.codes[code.rawValue, default: 0] += 1
+        self.completed += 1
+        return true
+    }
+
+    /// The report's figures for a run that measured for `elapsed`.
+    func figures(elapsed: Duration) -> [(key: String, value: String)] {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let errors = self.codes.filter { $0.key != 0 }.map { "0x\(String($0.key, radix: 16)):\($0.value)" }.sorted().joined(separator: ",")
+        func ms(_ percentile: Double) -> String { String(format: "%.3f", Double(self.histogram.valueAtPercentile(percentile)) / 1000) }
+        return [
+            ("seconds", String(format: "%.2f", seconds)), ("sent", String(self.sent)), ("completed", String(self.completed)),
+            ("per_second", String(format: "%.0f", Double(self.completed) / seconds)),
+            ("p50_ms", ms(50)), ("p90_ms", ms(90)), ("p99_ms", ms(99)), ("p999_ms", ms(99.9)),
+            ("max_ms", String(format: "%.3f", Double(self.histogram.max) / 1000)), ("errors", errors.isEmpty ? "none" : errors),
+            ("unanswered", String(self.pending.count)),
+        ]
+    }
+}
+
+/// Sends requests and matches responses, entirely on the central channel's event loop.
+///
+/// `@unchecked Sendable`: every mutable field is touched only on `eventLoop` (set in `run`
+/// before the first request; `received` is called by the channel handler on that loop).
+final class RoundTripDriver: @unchecked Sendable {
+    private var ledger: RoundTripLedger
+    private var closedLoop = true
+
+    init(devices: [UID], payload: PayloadBlock) {
+        self.ledger = RoundTripLedger(devices: devices, payload: payload)
+    }
+
     /// - Parameter drainLimit: how long to wait after the measured seconds for the answers to
     ///   requests still in flight (longer than the router's request timeout).
     func run(
@@ -95,7 +229,7 @@ final class RoundTripDriver: @unchecked Sendable {
         let loop = channel.eventLoop
         let start = ContinuousClock.now
         try await loop.submit {
-            self.measuring = true
+            self.ledger.measuring = true
             self.closedLoop = rate == 0
             if rate == 0 {
                 for _ in 0..<concurrency { self.send(on: channel, intended: .now) }
@@ -122,56 +256,25 @@ final class RoundTripDriver: @unchecked Sendable {
         try await Task.sleep(for: .seconds(seconds))
         let elapsed = ContinuousClock.now - start
         timer?.cancel()
-        try await loop.submit { self.measuring = false }.get()
+        try await loop.submit { self.ledger.measuring = false }.get()
         // Every request gets exactly one answer: wait for those still in flight (answers, or
         // 0xA1 at the router's timeout) before the devices go, so none is left busy for the
         // next run; what is still unanswered after `drainLimit` is reported.
         let drainUntil = ContinuousClock.now + drainLimit
-        while try await loop.submit({ !self.pending.isEmpty }).get(), ContinuousClock.now < drainUntil {
+        while try await loop.submit({ !self.ledger.pending.isEmpty }).get(), ContinuousClock.now < drainUntil {
             try await Task.sleep(for: .milliseconds(20))
         }
-        return try await loop.submit {
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let errors = self.codes.filter { $0.key != 0 }.map { "0x\(String($0.key, radix: 16)):\($0.value)" }.sorted().joined(separator: ",")
-            func ms(_ percentile: Double) -> String { String(format: "%.3f", Double(self.histogram.valueAtPercentile(percentile)) / 1000) }
-            return [
-                ("seconds", String(format: "%.2f", seconds)), ("sent", String(self.sent)), ("completed", String(self.completed)),
-                ("per_second", String(format: "%.0f", Double(self.completed) / seconds)),
-                ("p50_ms", ms(50)), ("p90_ms", ms(90)), ("p99_ms", ms(99)), ("p999_ms", ms(99.9)),
-                ("max_ms", String(format: "%.3f", Double(self.histogram.max) / 1000)), ("errors", errors.isEmpty ? "none" : errors),
-                ("unanswered", String(self.pending.count)),
-            ]
-        }.get()
+        return try await loop.submit { self.ledger.figures(elapsed: elapsed) }.get()
     }
 
     private func send(on channel: any Channel, intended: ContinuousClock.Instant) {
-        let device = self.cursor % self.devices.count
-        self.cursor += 1
-        let tracking = self.nextTracking[device]
-        self.nextTracking[device] = tracking &+ 1
-        self.pending[Self.key(device: device, tracking: tracking)] = intended
-        self.sent += 1
-        channel.writeAndFlush(Transmission.request(uid: self.devices[device], tracking: tracking, payload: self.payload), promise: nil)
+        channel.writeAndFlush(self.ledger.nextRequest(intended: intended), promise: nil)
     }
 
     /// A transmission for the central (on its event loop).
     func received(_ transmission: Transmission, channel: any Channel) {
-        guard case .response(let uid?, let tracking, let code, _) = transmission,
-            let device = self.index(of: uid),
-            let began = self.pending.removeValue(forKey: Self.key(device: device, tracking: tracking))
-        else { return }
-        guard self.measuring else { return }
-        let elapsed = ContinuousClock.now - began
-        _ = self.histogram.record(UInt64(max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)))
-        self.codes[code.rawValue, default: 0] += 1
-        self.completed += 1
-        if self.closedLoop {
+        if self.ledger.received(transmission, at: .now), self.closedLoop {
             self.send(on: channel, intended: .now)
         }
-    }
-
-    private func index(of uid: UID) -> Int? {
-        // bench-<n>: the index is in the name, no lookup table needed.
-        Int(uid.string.dropFirst("bench-".count))
     }
 }

@@ -9,4 +9,7 @@ enum ConnectionOrder: Sendable {
     case close(CloseCode)
     /// The gateway is stopping: sessions send Close 0xA1 (session kept), handshakes just end.
     case drain
+    /// The deadline the connection set with ``ConnectionRegistry/Shard/setDeadline(_:for:)``
+    /// has passed.
+    case deadlineReached
 }

@@ -31,7 +31,13 @@ final class ConnectionRegistry: Sendable {
         private struct Table {
             var nextNumber: UInt64 = 0
             var entries: [String: Entry] = [:]
+            /// The connections that asked for a ``ConnectionOrder/deadlineReached``, and when.
+            var deadlines: [String: NIODeadline] = [:]
         }
+
+        /// How often the shard looks for deadlines that have passed: a deadline is met up to
+        /// this late.
+        static let sweepInterval = TimeAmount.milliseconds(250)
 
         fileprivate init(index: Int, eventLoop: any EventLoop, bootTag: String, counters: Counters) {
             self.index = index
@@ -39,6 +45,10 @@ final class ConnectionRegistry: Sendable {
             self.table = .makeBoxSendingValue(Table(), eventLoop: eventLoop)
             self.bootTag = bootTag
             self.counters = counters
+            // For the life of the event loop, as the shard.
+            eventLoop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { _ in
+                self.sweep()
+            }
         }
 
         /// Adds a newly active connection and returns its id, unique within this process and
@@ -62,10 +72,38 @@ final class ConnectionRegistry: Sendable {
         /// Forgets connection `id` (it closed), giving back its slot.
         func remove(_ id: String) {
             guard let entry = self.table.value.entries.removeValue(forKey: id) else { return }
+            self.table.value.deadlines.removeValue(forKey: id)
             if entry.holdsSlot {
                 self.counters.releaseSlot()
             }
             self.counters.connectionCountChanged(by: -1)
+        }
+
+        /// When connection `id` wants ``ConnectionOrder/deadlineReached`` (once; nil: never),
+        /// replacing any deadline it set before.
+        ///
+        /// Handshake steps and idle sessions are timed this way rather than by a task scheduled
+        /// on the event loop per connection: NIO cancels a scheduled task by searching every
+        /// task of its loop, so with thousands of sessions held each login's three re-arms
+        /// cost ≈ 10 % of the gateway's CPU; a shard's sweep every ``sweepInterval`` costs a
+        /// look at each deadline, and nothing per re-arm.
+        func setDeadline(_ deadline: NIODeadline?, for id: String) {
+            guard self.table.value.entries[id] != nil else { return }
+            self.table.value.deadlines[id] = deadline
+        }
+
+        /// Gives ``ConnectionOrder/deadlineReached`` to every connection whose deadline has
+        /// passed, clearing it.
+        private func sweep() {
+            let now = NIODeadline.now()
+            var due: [String] = []
+            for (id, deadline) in self.table.value.deadlines where deadline <= now {
+                due.append(id)
+            }
+            for id in due {
+                self.table.value.deadlines.removeValue(forKey: id)
+                _ = self.deliver(.deadlineReached, to: id)
+            }
         }
 
         /// Hands `order` to the connection's handlers; false when the connection is unknown.

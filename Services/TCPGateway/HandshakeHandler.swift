@@ -41,7 +41,6 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var connectionID: String?
     private var remoteIP = "unknown"
     private var remoteAddress = "unknown"
-    private var deadline: Scheduled<Void>?
     private var readHeld = false
 
     init(environment: GatewayEnvironment, shard: ConnectionRegistry.Shard, outbox: StreamPublisher.Outbox) {
@@ -97,6 +96,8 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .drain, .close:
             // Not a session yet: nothing to keep or tell, just end the set-up.
             self.end(context: context)
+        case .deadlineReached:
+            self.deadlineMissed(context: context)
         case .write:
             self.environment.metrics.droppedUnknownConnection.increment()
         }
@@ -112,8 +113,6 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.deadline?.cancel()
-        self.deadline = nil
         if case .handedOver = self.state {
             // The session handler owns the registration now.
         } else if let id = self.connectionID {
@@ -250,8 +249,6 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func conclude(_ verdict: Authenticator.Verdict, context: ChannelHandlerContext) {
         // The connection may have closed, timed out or been drained meanwhile.
         guard case .authenticating(let initiation, let uid) = self.state, let id = self.connectionID else { return }
-        self.deadline?.cancel()
-        self.deadline = nil
         switch verdict {
         case .accepted:
             // `uid` is only nil for an unreadable answer, which is never accepted.
@@ -270,6 +267,8 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 StreamAppend(stream: self.environment.keys.eventsStream, fields: event.fields, maxLength: self.environment.streamMaxLength))
             var bytes = context.channel.allocator.buffer(capacity: 1)
             Validation.refused.write(to: &bytes)
+            // A peer that does not read its refusal is not waited for longer than a step.
+            self.shard.setDeadline(.now() + TimeAmount(delay) + self.environment.handshakeTimeout, for: id)
             if delay > .zero {
                 context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) {
                     self.writeThenClose(bytes, context: context)
@@ -317,11 +316,10 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Helpers
 
+    /// Gives the current step `HandshakeTimeoutSec` from now (see ``ConnectionRegistry/Shard/setDeadline(_:for:)``).
     private func armDeadline(context: ChannelHandlerContext) {
-        self.deadline?.cancel()
-        self.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: self.environment.handshakeTimeout) {
-            self.deadlineMissed(context: context)
-        }
+        guard let id = self.connectionID else { return }
+        self.shard.setDeadline(.now() + self.environment.handshakeTimeout, for: id)
     }
 
     private func deadlineMissed(context: ChannelHandlerContext) {
@@ -342,8 +340,6 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func end(context: ChannelHandlerContext) {
         if case .handedOver = self.state { return }
         self.state = .ending
-        self.deadline?.cancel()
-        self.deadline = nil
         context.close(promise: nil)
     }
 

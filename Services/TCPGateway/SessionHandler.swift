@@ -39,7 +39,6 @@ final class SessionHandler: ChannelInboundHandler {
     private var closeCode: CloseCode?
     private var lastInbound = NIODeadline.now()
     private var pingSentAt: NIODeadline?
-    private var timer: Scheduled<Void>?
     private var flushPending = false
     private let decoder: FrameDecoder
     /// The start of a transmission whose end has not arrived yet (copied out of the read
@@ -167,6 +166,8 @@ final class SessionHandler: ChannelInboundHandler {
             self.sendCloseThenDisconnect(code, context: context)
         case .drain:
             self.sendCloseThenDisconnect(.freeingResources, context: context)
+        case .deadlineReached:
+            self.timerFired(context: context)
         }
     }
 
@@ -178,8 +179,6 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
         self.state = .closed
         self.shard.remove(self.address.connection)
         // Queued after every transmission of this connection: the router sees them first.
@@ -277,16 +276,13 @@ final class SessionHandler: ChannelInboundHandler {
 
     // MARK: Liveness
 
-    /// One timer per session, re-armed lazily: reads only note the time, the timer checks it.
+    /// One deadline per session, re-armed lazily: reads only note the time, the deadline
+    /// checks it (see ``ConnectionRegistry/Shard/setDeadline(_:for:)``).
     private func armTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            self.timerFired(context: context)
-        }
+        self.shard.setDeadline(deadline, for: self.address.connection)
     }
 
     private func timerFired(context: ChannelHandlerContext) {
-        self.timer = nil
         switch self.state {
         case .closed:
             return

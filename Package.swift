@@ -71,6 +71,11 @@ let package = Package(
             path: "Shared/CHiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // epoll(7) for the benchmark's raw-socket clients (libc: nothing to install or link).
+        .systemLibrary(
+            name: "CEpoll",
+            path: "Tools/CEpoll"
+        ),
         // The IoTSocket v1.01 wire format. No I/O beyond NIO's ByteBuffer and codec protocols.
         .target(
             name: "IoTSocket",
@@ -120,6 +125,7 @@ let package = Package(
         .executableTarget(
             name: "IoTSocketBench",
             dependencies: [
+                "CEpoll",
                 "IoTSocket",
                 "Messaging",
                 "RedisBus",

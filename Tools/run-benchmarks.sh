@@ -106,7 +106,7 @@ run() { # title, then the iotsocket-bench arguments
 sessions=19000; tls_sessions=3000; nio_sessions=15000
 [ $quick -eq 1 ] && { sessions=2000; tls_sessions=500; nio_sessions=2000; }
 # What the box's loopback TCP does with nothing of ours in the way (a client and a peer on raw
-# sockets and poll(2)): the ceiling the login and round-trip figures are read against. Measured
+# sockets and epoll(7)): the ceiling the login and round-trip figures are read against. Measured
 # first, on a quiet box.
 ceiling_logins=15000
 [ $quick -eq 1 ] && ceiling_logins=3000
@@ -121,7 +121,7 @@ settle
 run "logins over TLS (${BENCH_TLS_KEY:-ec} key)" sessions --port "$tls_port" --sessions $tls_sessions --hold 1 --tls --gateway-pid "$pid_tcp_gateway_tls" --redis "$redis"
 settle
 # Round trips from raw-socket clients (the central, the devices and the HTTP callers on one
-# thread with poll(2)): they take less of the 2 shared cores than NIO clients, which stand in
+# thread with epoll(7)): they take less of the 2 shared cores than NIO clients, which stand in
 # for peers that would be on other machines. One row each with the NIO client, to compare.
 run "central TCP → device RTT, closed loop C=32" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --client raw --redis "$redis"
 run "central TCP → device RTT, closed loop C=32, NIO client" rtt-tcp --port "$tcp_port" --devices 32 --concurrency 32 --seconds $seconds --redis "$redis"

@@ -32,7 +32,7 @@ struct HTTPRoundTripBenchmark: AsyncParsableCommand {
     @Option(help: "The devices' group.") var group = "Bench"
     @Flag(help: "Do not verify the server's certificate (https with a self-signed one).") var insecure = false
 
-    @Option(help: "Client: nio (AsyncHTTPClient and channels) or raw (raw sockets and poll on one thread, http:// to an IPv4 address only: less of the shared cores).")
+    @Option(help: "Client: nio (AsyncHTTPClient and channels) or raw (raw sockets and epoll on one thread, http:// to an IPv4 address only: less of the shared cores).")
     var client = BenchClient.nio
 
     func validate() throws {

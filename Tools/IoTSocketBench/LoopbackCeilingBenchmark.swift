@@ -1,9 +1,10 @@
 import ArgumentParser
+import CEpoll
 import Foundation
 import Glibc
 
 /// What this box's loopback TCP does with no concentrator in the way: a client and a peer
-/// process written directly on sockets and poll(2): no TLS, no crypto, no Redis, no NIO.
+/// process written directly on sockets and epoll(7): no TLS, no crypto, no Redis, no NIO.
 /// It is the ceiling the concentrator's figures are read against (BENCHMARKS.md):
 ///
 /// - `--shape login`: the byte exchange of a plain login (4 B initiation, 2 B initiation response
@@ -330,39 +331,52 @@ enum LoopbackSocket {
     }
 }
 
-/// A small poll(2) set (epoll is not in Swift's Glibc module): the client and the peer keep
-/// only the connections with an exchange in progress in it, a few hundred at most.
+/// The sockets a raw client or peer watches, on epoll(7) (level-triggered, so it behaves as
+/// poll(2) would, but each wait costs the ready sockets only, not every socket watched: a
+/// sessions worker keeps 256 logins in flight). Events use poll's bit values, which epoll
+/// shares (`EPOLLIN` = `POLLIN`, …).
 final class PollSet {
     static let readable = Int16(POLLIN)
     static let writable = Int16(POLLOUT)
-    private var entries: [pollfd] = []
-    private var positions: [Int32: Int] = [:]
+    private let descriptor: Int32
+    private var ready: [epoll_event]
+
+    init(capacity: Int = 512) {
+        self.descriptor = epoll_create1(Int32(EPOLL_CLOEXEC))
+        precondition(self.descriptor >= 0, "epoll_create1: \(String(cString: strerror(errno)))")
+        self.ready = Array(repeating: epoll_event(), count: capacity)
+    }
+
+    deinit {
+        close(self.descriptor)
+    }
+
+    private func control(_ operation: Int32, _ socket: Int32, events: Int16) {
+        var event = epoll_event()
+        event.events = UInt32(UInt16(bitPattern: events))
+        event.data.fd = socket
+        _ = epoll_ctl(self.descriptor, operation, socket, &event)
+    }
 
     func add(_ socket: Int32, events: Int16) {
-        self.positions[socket] = self.entries.count
-        self.entries.append(pollfd(fd: socket, events: events, revents: 0))
+        self.control(EPOLL_CTL_ADD, socket, events: events)
     }
 
     func modify(_ socket: Int32, events: Int16) {
-        if let position = self.positions[socket] { self.entries[position].events = events }
+        self.control(EPOLL_CTL_MOD, socket, events: events)
     }
 
     func remove(_ socket: Int32) {
-        guard let position = self.positions.removeValue(forKey: socket) else { return }
-        let last = self.entries.removeLast()
-        if position < self.entries.count {
-            self.entries[position] = last
-            self.positions[last.fd] = position
-        }
+        self.control(EPOLL_CTL_DEL, socket, events: 0)
     }
 
     /// Ready sockets and their events; empty after `timeoutMilliseconds` (-1: wait forever).
     func wait(timeoutMilliseconds: Int32 = -1) throws -> [(Int32, Int16)] {
-        let count = poll(&self.entries, nfds_t(self.entries.count), timeoutMilliseconds)
+        let count = epoll_wait(self.descriptor, &self.ready, Int32(self.ready.count), timeoutMilliseconds)
         if count < 0 {
             if errno == EINTR { return [] }
-            throw LoopbackCeilingError.system("poll", errno)
+            throw LoopbackCeilingError.system("epoll_wait", errno)
         }
-        return self.entries.compactMap { $0.revents != 0 ? ($0.fd, $0.revents) : nil }
+        return self.ready[0..<Int(count)].map { ($0.data.fd, Int16(truncatingIfNeeded: $0.events)) }
     }
 }

@@ -4,7 +4,7 @@ import Histogram
 import IoTSocket
 import NIOCore
 
-/// Plain logins from raw sockets and poll(2), for `sessions --client raw`: the same bytes as
+/// Plain logins from raw sockets and epoll(7), for `sessions --client raw`: the same bytes as
 /// ``BenchLoginHandler`` (initiation, challenge answer by HMAC, validation) without NIO's
 /// channel and pipeline per connection. The client shares the box's 2 cores with the gateway
 /// it measures; this one spends about half the CPU per login the NIO client does, so more of

@@ -56,7 +56,7 @@ final class RawPeer {
     }
 }
 
-/// Echoing devices and a driver's own connections on one thread, with poll(2): the raw
+/// Echoing devices and a driver's own connections on one thread, with epoll(7): the raw
 /// counterpart of NIO channels for `rtt-tcp --client raw` and `rtt-http --client raw`.
 ///
 /// Devices answer each Request with a Response 0x00 carrying the same payload and each Ping

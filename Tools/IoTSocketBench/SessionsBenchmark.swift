@@ -27,7 +27,7 @@ struct SessionsBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds to hold the sessions once open.") var hold = 5
     @Option(help: "Seconds between pings on each held session.") var pingInterval = 30
     @Flag(help: "Ask for TLS in the initiation.") var tls = false
-    @Option(help: "Client: nio (channels, TLS possible) or raw (plain logins on raw sockets and poll, about half the client CPU per login: more of the shared cores for the gateway).")
+    @Option(help: "Client: nio (channels, TLS possible) or raw (plain logins on raw sockets and epoll, about half the client CPU per login: more of the shared cores for the gateway).")
     var client = BenchClient.nio
     @Option(help: "PID(s) of the gateway(s), comma-separated, to read RSS before and after.") var gatewayPid: String?
     @OptionGroup var acl: BenchACLOptions
@@ -275,7 +275,7 @@ struct SessionsWorker: AsyncParsableCommand {
 }
 
 /// Which client a benchmark drives the concentrator with: NIO channels, or raw sockets and
-/// poll(2) on one thread (``RawLoginClient``, ``RawPeerLoop``), which costs the shared cores
+/// epoll(7) on one thread (``RawLoginClient``, ``RawPeerLoop``), which costs the shared cores
 /// less and leaves more of them to the services measured.
 enum BenchClient: String, ExpressibleByArgument {
     case nio, raw

@@ -22,7 +22,7 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds to measure.") var seconds = 10
     @Option(help: "Payload bytes per request.") var payload = 32
     @Option(help: "Central auth key (hex).") var centralKey = "000102030405060708090a0b0c0d0e0f"
-    @Option(help: "Client: nio (channels) or raw (raw sockets and poll on one thread, plain only: less of the shared cores).")
+    @Option(help: "Client: nio (channels) or raw (raw sockets and epoll on one thread, plain only: less of the shared cores).")
     var client = BenchClient.nio
     @OptionGroup var acl: BenchACLOptions
 

@@ -24,6 +24,8 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
     @Option(help: "Central auth key (hex).") var centralKey = "000102030405060708090a0b0c0d0e0f"
     @Option(help: "Client: nio (channels) or raw (raw sockets and epoll on one thread, plain only: less of the shared cores).")
     var client = BenchClient.nio
+    @Option(help: "Write each measured answer here, one line each: microseconds from the first request's due time to this one's, and its latency in microseconds (to see when the slow ones came).")
+    var latencyLog: String?
     @OptionGroup var acl: BenchACLOptions
 
     func run() async throws {
@@ -46,13 +48,14 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
         }
         try await Task.sleep(for: .milliseconds(500))  // let the router record every session
         let driver = RoundTripDriver(
-            devices: (0..<self.devices).map(BenchACL.uid), payload: try PayloadBlock(format: .binary, data: [UInt8](repeating: 7, count: self.payload)))
+            devices: (0..<self.devices).map(BenchACL.uid), payload: try PayloadBlock(format: .binary, data: [UInt8](repeating: 7, count: self.payload)),
+            keepsLog: self.latencyLog != nil)
         let central = try await BenchElement.connect(
             group: group, host: self.host, port: self.centralPort ?? self.port, uid: .central, key: try AuthKey(hex: self.centralKey)
         ) { transmission, channel in
             driver.received(transmission, channel: channel)
         }
-        let report = try await driver.run(on: central, seconds: self.seconds, concurrency: self.concurrency, rate: self.rate)
+        let report = try await driver.run(on: central, seconds: self.seconds, concurrency: self.concurrency, rate: self.rate, latencyLog: self.latencyLog)
         central.close(promise: nil)
         for channel in deviceChannels { channel.close(promise: nil) }
         BenchmarkReport(
@@ -80,8 +83,10 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
         let peer = RawPeer(socket: centralSocket, leftover: central.leftovers[centralSocket] ?? [])
         loop.addDriver(peer)
         var ledger = RoundTripLedger(
-            devices: (0..<self.devices).map(BenchACL.uid), payload: try PayloadBlock(format: .binary, data: [UInt8](repeating: 7, count: self.payload)))
+            devices: (0..<self.devices).map(BenchACL.uid), payload: try PayloadBlock(format: .binary, data: [UInt8](repeating: 7, count: self.payload)),
+            keepsLog: self.latencyLog != nil)
         let report = try Self.roundTrips(loop: loop, central: peer, ledger: &ledger, seconds: self.seconds, concurrency: self.concurrency, rate: self.rate)
+        if let path = self.latencyLog { try ledger.writeLog(to: path) }
         BenchmarkReport(
             name: "rtt-tcp",
             figures: [
@@ -156,10 +161,13 @@ struct RoundTripLedger {
     private var sent = 0
     private var completed = 0
     private var cursor = 0
+    /// Each measured answer's due time and latency, when asked for (`--latency-log`).
+    private var log: [(due: ContinuousClock.Instant, latency: Duration)]?
 
-    init(devices: [UID], payload: PayloadBlock) {
+    init(devices: [UID], payload: PayloadBlock, keepsLog: Bool = false) {
         self.devices = devices
         self.payload = payload
+        self.log = keepsLog ? [] : nil
         // A random start on each device: the bench's UIDs are the same from run to run, and a
         // request left in flight when the previous run stopped (its device gone before
         // answering) keeps its tracking number busy until the router's timeout (0xA2).
@@ -188,10 +196,18 @@ struct RoundTripLedger {
             self.measuring
         else { return false }
         let elapsed = now - began
+        self.log?.append((began, elapsed))
         _ = self.histogram.record(UInt64(max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)))
         self.codes[code.rawValue, default: 0] += 1
         self.completed += 1
         return true
+    }
+
+    /// Writes the answers kept for `--latency-log`, in the order they came.
+    func writeLog(to path: String) throws {
+        guard let log = self.log, let first = log.map(\.due).min() else { return }
+        let lines = log.map { "\(Int(($0.due - first) / .microseconds(1))) \(Int($0.latency / .microseconds(1)))\n" }
+        try lines.joined().write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     /// The report's figures for a run that measured for `elapsed`.
@@ -217,14 +233,14 @@ final class RoundTripDriver: @unchecked Sendable {
     private var ledger: RoundTripLedger
     private var closedLoop = true
 
-    init(devices: [UID], payload: PayloadBlock) {
-        self.ledger = RoundTripLedger(devices: devices, payload: payload)
+    init(devices: [UID], payload: PayloadBlock, keepsLog: Bool = false) {
+        self.ledger = RoundTripLedger(devices: devices, payload: payload, keepsLog: keepsLog)
     }
 
     /// - Parameter drainLimit: how long to wait after the measured seconds for the answers to
     ///   requests still in flight (longer than the router's request timeout).
     func run(
-        on channel: any Channel, seconds: Int, concurrency: Int, rate: Int, drainLimit: Duration = .seconds(15)
+        on channel: any Channel, seconds: Int, concurrency: Int, rate: Int, latencyLog: String? = nil, drainLimit: Duration = .seconds(15)
     ) async throws -> [(key: String, value: String)] {
         let loop = channel.eventLoop
         let start = ContinuousClock.now
@@ -264,7 +280,10 @@ final class RoundTripDriver: @unchecked Sendable {
         while try await loop.submit({ !self.ledger.pending.isEmpty }).get(), ContinuousClock.now < drainUntil {
             try await Task.sleep(for: .milliseconds(20))
         }
-        return try await loop.submit { self.ledger.figures(elapsed: elapsed) }.get()
+        return try await loop.submit {
+            if let latencyLog { try self.ledger.writeLog(to: latencyLog) }
+            return self.ledger.figures(elapsed: elapsed)
+        }.get()
     }
 
     private func send(on channel: any Channel, intended: ContinuousClock.Instant) {

@@ -27,19 +27,7 @@ struct RouterService: Service {
     /// Reads only while this instance leads (``RouterLeadership``).
     let turn: any ConsumerTurn
     /// The last batch handed over, for the next one to wait for when it must.
-    private let lastBatch = LastBatch()
-
-    init(
-        runtime: ServiceRuntime, router: MessageRouter, pipeline: CallPipeline, aclStore: ACLStore,
-        seedACL: (path: String, entries: [ACLEntry])?, turn: any ConsumerTurn
-    ) {
-        self.runtime = runtime
-        self.router = router
-        self.pipeline = pipeline
-        self.aclStore = aclStore
-        self.seedACL = seedACL
-        self.turn = turn
-    }
+    let lastBatch = LastBatch()
 
     func run() async throws {
         let logger = self.runtime.logger
@@ -153,7 +141,7 @@ struct RouterService: Service {
 
     /// The batch the router handed over last (``handle(_:)`` runs on the Redis client's loop,
     /// one batch at a time).
-    private final class LastBatch: Sendable {
+    final class LastBatch: Sendable {
         private struct Last {
             var done: EventLoopFuture<Void>
             /// It holds an ACL change, or its calls were not written at once.

@@ -58,11 +58,15 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
         let report = try await driver.run(on: central, seconds: self.seconds, concurrency: self.concurrency, rate: self.rate, latencyLog: self.latencyLog)
         central.close(promise: nil)
         for channel in deviceChannels { channel.close(promise: nil) }
+        self.printReport(report)
+    }
+
+    private func printReport(_ report: [(key: String, value: String)]) {
         BenchmarkReport(
             name: "rtt-tcp",
             figures: [
                 ("devices", String(self.devices)), ("mode", self.rate > 0 ? "rate" : "closed"),
-                ("concurrency", String(self.concurrency)), ("target_rate", String(self.rate)), ("client", "nio"),
+                ("concurrency", String(self.concurrency)), ("target_rate", String(self.rate)), ("client", self.client.rawValue),
             ] + report
         ).print()
     }
@@ -87,13 +91,7 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
             keepsLog: self.latencyLog != nil)
         let report = try Self.roundTrips(loop: loop, central: peer, ledger: &ledger, seconds: self.seconds, concurrency: self.concurrency, rate: self.rate)
         if let path = self.latencyLog { try ledger.writeLog(to: path) }
-        BenchmarkReport(
-            name: "rtt-tcp",
-            figures: [
-                ("devices", String(self.devices)), ("mode", self.rate > 0 ? "rate" : "closed"),
-                ("concurrency", String(self.concurrency)), ("target_rate", String(self.rate)), ("client", "raw"),
-            ] + report
-        ).print()
+        self.printReport(report)
     }
 
     /// ``RoundTripDriver/run(on:seconds:concurrency:rate:drainLimit:)`` on raw sockets: the same

@@ -162,6 +162,14 @@ struct RouterService: Service {
 
         func handedOver(_ done: EventLoopFuture<Void>, mustBeWaitedFor: Bool) {
             self.last.withLock { $0 = Last(done: done, mustBeWaitedFor: mustBeWaitedFor) }
+            guard mustBeWaitedFor else { return }
+            // Once it is finished there is nothing to wait for: the batches after it overlap
+            // again (otherwise one ACL change would chain every later batch to the one before).
+            done.whenComplete { _ in
+                self.last.withLock { last in
+                    if last?.done === done { last?.mustBeWaitedFor = false }
+                }
+            }
         }
     }
 

@@ -413,7 +413,7 @@ public struct StreamConsumer: Sendable {
             if readsOn {
                 next()
             } else {
-                cursor.park(next)
+                cursor.park(next, limit: configuration.batchesInFlight)
             }
         }
     }
@@ -463,14 +463,15 @@ private final class LoopCursor: Sendable {
         }
     }
 
-    /// Waits with the next read until a batch finishes (see ``end()``).
-    func park(_ read: @escaping @Sendable () -> Void) {
+    /// Waits with the next read until a batch finishes (see ``end()``), unless one already
+    /// did (a handler whose future was complete when returned).
+    func park(_ read: @escaping @Sendable () -> Void, limit: Int) {
         let now: (@Sendable () -> Void)? = self.state.withLock {
-            if $0.inFlight > 0 && $0.parked == nil && $0.idle == nil {
+            if $0.inFlight >= limit && $0.parked == nil && $0.idle == nil {
                 $0.parked = read
                 return nil
             }
-            return read  // finished meanwhile
+            return read
         }
         now?()
     }

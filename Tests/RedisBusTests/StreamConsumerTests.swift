@@ -20,9 +20,11 @@ final class HeldBatches: Sendable {
         self.eventLoop = eventLoop
     }
 
-    func take(_ entries: [StreamEntry]) -> EventLoopFuture<[String]> {
+    /// Holds the batch until ``finish(_:)``, or finishes it at once when `held` is false.
+    func take(_ entries: [StreamEntry], held: Bool = true) -> EventLoopFuture<[String]> {
         let promise = self.eventLoop.makePromise(of: [String].self)
         self.batches.withLock { $0.append((entries.map(\.id), promise)) }
+        if !held { promise.succeed(entries.map(\.id)) }
         return promise.futureResult
     }
 
@@ -275,6 +277,33 @@ struct StreamConsumerTests {
                 held.finish(0)
                 try await group.next()
                 #expect(try await pendingIDs().isEmpty)
+            }
+        }
+    }
+
+    @Test("with two batches in flight, a batch finished as soon as it is handed over does not make the reader wait for the one before it")
+    func finishedAtOnceDoesNotWait() async throws {
+        try await withRedisClient { client, _ in
+            let held = HeldBatches(eventLoop: client.eventLoop)
+            var configuration = Self.configuration()
+            configuration.batchesInFlight = 2
+            configuration.reclaimInterval = .seconds(60)
+            // Only the first batch is held; every later one is finished when handed over.
+            let consumer = StreamConsumer(client: client, configuration: configuration, logger: testLogger, onEventLoop: { held.take($0, held: held.count == 0) })
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await consumer.run() }
+                let first = try await client.xadd("work", fields: [("n", 1)])
+                #expect(await eventually { held.count == 1 })
+                for index in 2...4 {
+                    _ = try await client.xadd("work", fields: [("n", .integer(index))])
+                    #expect(await eventually { held.count == index }, "batch \(index) waited for the first")
+                }
+                #expect(await eventually {
+                    (try? await client.send(["XPENDING", "work", "g", "-", "+", 10]).array?.compactMap { $0.array?.first?.string }) == [first]
+                })
+                group.cancelAll()
+                held.finish(0)
+                try await group.next()
             }
         }
     }

@@ -87,6 +87,20 @@ struct StreamConsumerTests {
         )
     }
 
+    /// The IDs pending in group `g` of `work`, oldest first.
+    private static func pendingIDs(_ client: RedisClient) async throws -> [String] {
+        try await client.send(["XPENDING", "work", "g", "-", "+", 10]).array?.compactMap { $0.array?.first?.string } ?? []
+    }
+
+    /// An event-loop consumer of `work` with two batches in flight and no reclaim during a test
+    /// (reading pauses for a reclaim until no batch is in flight).
+    private static func twoInFlight(client: RedisClient, handler: @escaping StreamConsumer.LoopHandler) -> StreamConsumer {
+        var configuration = Self.configuration()
+        configuration.batchesInFlight = 2
+        configuration.reclaimInterval = .seconds(60)
+        return StreamConsumer(client: client, configuration: configuration, logger: testLogger, onEventLoop: handler)
+    }
+
     @Test("acknowledges only what the handler returned; the rest is reclaimed after reclaimAfter", arguments: HandlerMode.allCases)
     func acksOnlyReturnedThenReclaims(mode: HandlerMode) async throws {
         try await withRedisClient { client, _ in
@@ -112,8 +126,7 @@ struct StreamConsumerTests {
                 #expect(await eventually { await log.counts.count == 4 })
                 // The acknowledgement goes out with the next read, just after the handler returns.
                 #expect(await eventually { (try? await client.xpendingSummary("work", group: "g").count) == 2 })
-                let pending = try await client.send(["XPENDING", "work", "g", "-", "+", 10]).array ?? []
-                #expect(pending.compactMap { $0.array?.first?.string } == [ids[1], ids[3]])
+                #expect(try await Self.pendingIDs(client) == [ids[1], ids[3]])
                 // Well before reclaimAfter: still pending, not delivered again.
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(await log.counts[ids[1]] == 1)
@@ -243,14 +256,8 @@ struct StreamConsumerTests {
     func twoBatchesInFlight() async throws {
         try await withRedisClient { client, _ in
             let held = HeldBatches(eventLoop: client.eventLoop)
-            var configuration = Self.configuration()
-            configuration.batchesInFlight = 2
-            // Reading pauses for a reclaim until no batch is in flight: none during this test.
-            configuration.reclaimInterval = .seconds(60)
-            let consumer = StreamConsumer(client: client, configuration: configuration, logger: testLogger, onEventLoop: { held.take($0) })
-            func pendingIDs() async throws -> [String] {
-                try await client.send(["XPENDING", "work", "g", "-", "+", 10]).array?.compactMap { $0.array?.first?.string } ?? []
-            }
+            let consumer = Self.twoInFlight(client: client) { held.take($0) }
+            func pendingIDs() async throws -> [String] { try await Self.pendingIDs(client) }
             let stopped = StopFlag()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -285,11 +292,8 @@ struct StreamConsumerTests {
     func finishedAtOnceDoesNotWait() async throws {
         try await withRedisClient { client, _ in
             let held = HeldBatches(eventLoop: client.eventLoop)
-            var configuration = Self.configuration()
-            configuration.batchesInFlight = 2
-            configuration.reclaimInterval = .seconds(60)
             // Only the first batch is held; every later one is finished when handed over.
-            let consumer = StreamConsumer(client: client, configuration: configuration, logger: testLogger, onEventLoop: { held.take($0, held: held.count == 0) })
+            let consumer = Self.twoInFlight(client: client) { held.take($0, held: held.count == 0) }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await consumer.run() }
                 let first = try await client.xadd("work", fields: [("n", 1)])
@@ -298,9 +302,7 @@ struct StreamConsumerTests {
                     _ = try await client.xadd("work", fields: [("n", .integer(index))])
                     #expect(await eventually { held.count == index }, "batch \(index) waited for the first")
                 }
-                #expect(await eventually {
-                    (try? await client.send(["XPENDING", "work", "g", "-", "+", 10]).array?.compactMap { $0.array?.first?.string }) == [first]
-                })
+                #expect(await eventually { (try? await Self.pendingIDs(client)) == [first] })
                 group.cancelAll()
                 held.finish(0)
                 try await group.next()

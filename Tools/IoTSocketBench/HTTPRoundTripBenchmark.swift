@@ -72,7 +72,7 @@ struct HTTPRoundTripBenchmark: AsyncParsableCommand {
                 let wireUIDs = try uids.map { try UID($0) }
                 rawDevices = try RawLoginClient(host: self.gatewayHost, ports: [self.gatewayPort], worker: 102) { (wireUIDs[$0], deviceKeys[$0]) }
                     .logIn(first: 0, count: uids.count, concurrency: 64)
-                guard rawDevices.failed == 0 else { throw RawClientFailure(description: "device login failed: \(rawDevices.firstError ?? "?")") }
+                guard rawDevices.failed == 0 else { throw RawSocketError.failed("device login failed: \(rawDevices.firstError ?? "?")") }
             }
             try await api.waitUntilOnline(uids)
             let data = (0..<self.payload).map { _ in String(UInt8.random(in: 0...255)) }.joined(separator: ",")
@@ -101,7 +101,7 @@ struct HTTPRoundTripBenchmark: AsyncParsableCommand {
     /// The warm-up and the measured calls from raw sockets (``RawHTTPCallers``), the devices
     /// echoing on the same thread.
     private func rawCalls(devices: RawLoginClient.Outcome, bodies: [String]) throws -> CallTally {
-        guard let url = URL(string: self.url), let host = url.host else { throw RawClientFailure(description: "not a URL: \(self.url)") }
+        guard let url = URL(string: self.url), let host = url.host else { throw RawSocketError.failed("not a URL: \(self.url)") }
         let port = url.port ?? 80
         let loop = RawPeerLoop()
         loop.addDevices(devices)

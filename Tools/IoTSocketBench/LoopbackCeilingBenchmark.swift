@@ -85,7 +85,7 @@ struct LoopbackCeilingBenchmark: ParsableCommand {
                     continue
                 }
                 let bytes = read(socket, buffer.baseAddress, buffer.count)
-                guard bytes > 0 else { throw LoopbackCeilingError.peerClosed }
+                guard bytes > 0 else { throw RawSocketError.peerClosed }
                 received[socket, default: 0] += bytes
                 if stage[socket] == 1, received[socket, default: 0] >= 18 {
                     _ = write(socket, buffer.baseAddress, 48)
@@ -132,7 +132,7 @@ struct LoopbackCeilingBenchmark: ParsableCommand {
         while elapsed < seconds {
             for (socket, _) in try poller.wait(timeoutMilliseconds: 100) {
                 let count = read(socket, buffer.baseAddress, buffer.count)
-                guard count > 0 else { throw LoopbackCeilingError.peerClosed }
+                guard count > 0 else { throw RawSocketError.peerClosed }
                 answered += count / 40
                 _ = write(socket, buffer.baseAddress, 40)
             }
@@ -209,16 +209,19 @@ struct LoopbackPeerCommand: ParsableCommand {
     }
 }
 
-enum LoopbackCeilingError: Error, CustomStringConvertible {
+/// Why a raw-socket client (the loopback ceiling, ``RawLoginClient``, ``RawPeerLoop``) stopped.
+enum RawSocketError: Error, CustomStringConvertible {
     case system(String, Int32)
     case peerClosed
     case peerDidNotStart
+    case failed(String)
 
     var description: String {
         switch self {
         case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
         case .peerClosed: "the peer closed a connection"
         case .peerDidNotStart: "the peer process did not print its port"
+        case .failed(let reason): reason
         }
     }
 }
@@ -238,7 +241,7 @@ struct LoopbackPeerProcess {
         var reader = LineReader(handle: pipe.fileHandleForReading)
         guard let line = reader.nextLine(), let port = UInt16(line) else {
             process.terminate()
-            throw LoopbackCeilingError.peerDidNotStart
+            throw RawSocketError.peerDidNotStart
         }
         return LoopbackPeerProcess(process: process, port: port)
     }
@@ -275,6 +278,13 @@ enum LoopbackSocket {
         UInt32(127) << 24 | UInt32(network) << 16 | UInt32((index / 250) % 250) << 8 | UInt32(1 + index % 250)
     }
 
+    /// A dotted IPv4 address in host byte order.
+    static func ipv4(_ host: String) throws(RawSocketError) -> UInt32 {
+        var address = in_addr()
+        guard inet_pton(AF_INET, host, &address) == 1 else { throw .failed("raw-socket clients need an IPv4 address, not \(host)") }
+        return UInt32(bigEndian: address.s_addr)
+    }
+
     static func noDelay(_ socket: Int32) {
         var one: Int32 = 1
         setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -288,7 +298,7 @@ enum LoopbackSocket {
     /// has just closed 95 000 sessions).
     static func connect(to host: UInt32 = 0x7F00_0001, port: UInt16, from source: UInt32? = nil) throws -> Int32 {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard socket >= 0 else { throw LoopbackCeilingError.system("socket", errno) }
+        guard socket >= 0 else { throw RawSocketError.system("socket", errno) }
         self.noDelay(socket)
         if let source {
             var local = self.address(port: 0)
@@ -299,7 +309,7 @@ enum LoopbackSocket {
             guard bound == 0 else {
                 let code = errno
                 close(socket)
-                throw LoopbackCeilingError.system("bind", code)
+                throw RawSocketError.system("bind", code)
             }
         }
         var address = self.address(port: port)
@@ -310,7 +320,7 @@ enum LoopbackSocket {
         guard result == 0 || errno == EINPROGRESS else {
             let code = errno
             close(socket)
-            throw LoopbackCeilingError.system("connect", code)
+            throw RawSocketError.system("connect", code)
         }
         return socket
     }
@@ -318,7 +328,7 @@ enum LoopbackSocket {
     /// A listening socket on an ephemeral port of 127.0.0.1.
     static func listen() throws -> (socket: Int32, port: UInt16) {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard socket >= 0 else { throw LoopbackCeilingError.system("socket", errno) }
+        guard socket >= 0 else { throw RawSocketError.system("socket", errno) }
         var address = self.address(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
@@ -326,7 +336,7 @@ enum LoopbackSocket {
                 Glibc.bind(socket, pointer, length) == 0 && Glibc.listen(socket, 4096) == 0 && getsockname(socket, pointer, &length) == 0
             }
         }
-        guard bound else { throw LoopbackCeilingError.system("bind/listen", errno) }
+        guard bound else { throw RawSocketError.system("bind/listen", errno) }
         return (socket, UInt16(bigEndian: address.sin_port))
     }
 }
@@ -375,7 +385,7 @@ final class PollSet {
         let count = epoll_wait(self.descriptor, &self.ready, Int32(self.ready.count), timeoutMilliseconds)
         if count < 0 {
             if errno == EINTR { return [] }
-            throw LoopbackCeilingError.system("epoll_wait", errno)
+            throw RawSocketError.system("epoll_wait", errno)
         }
         return self.ready[0..<Int(count)].map { ($0.data.fd, Int16(truncatingIfNeeded: $0.events)) }
     }

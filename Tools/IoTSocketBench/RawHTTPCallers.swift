@@ -25,12 +25,9 @@ final class RawHTTPCallers {
                 ("POST /request HTTP/1.1\r\nHost: \(host):\(port)\r\nAuthorization: Bearer \(bearer)\r\n"
                     + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)").utf8)
         }
-        var address = in_addr()
-        guard inet_pton(AF_INET, host, &address) == 1 else {
-            throw RawClientFailure(description: "--client raw needs the API's IPv4 address in --url, not \(host)")
-        }
+        let address = try LoopbackSocket.ipv4(host)
         for number in 0..<count {
-            let socket = try LoopbackSocket.connect(to: UInt32(bigEndian: address.s_addr), port: UInt16(port))
+            let socket = try LoopbackSocket.connect(to: address, port: UInt16(port))
             try Self.waitConnected(socket)
             let peer = RawPeer(socket: socket)
             self.index[socket] = number
@@ -51,7 +48,7 @@ final class RawHTTPCallers {
         var length = socklen_t(MemoryLayout<Int32>.size)
         guard poll(&entry, 1, 5000) == 1, getsockopt(socket, SOL_SOCKET, SO_ERROR, &failure, &length) == 0, failure == 0 else {
             close(socket)
-            throw RawClientFailure(description: "cannot connect to the API: \(String(cString: strerror(failure != 0 ? failure : ETIMEDOUT)))")
+            throw RawSocketError.failed("cannot connect to the API: \(String(cString: strerror(failure != 0 ? failure : ETIMEDOUT)))")
         }
     }
 
@@ -89,7 +86,7 @@ final class RawHTTPCallers {
             try self.loop.turn(timeoutMilliseconds: rate > 0 ? 1 : 20) { peer, now in
                 guard let number = self.index[peer.socket] else { return }
                 while let (status, body) = try Self.response(in: &peer.input) {
-                    guard let due = self.inFlight[number] else { throw RawClientFailure(description: "an answer for no call") }
+                    guard let due = self.inFlight[number] else { throw RawSocketError.failed("an answer for no call") }
                     self.inFlight[number] = nil
                     let outcome: CallOutcome = status == 200 ? .code((try? JSONValue(parsing: body))?["Code"]?.intValue ?? -1) : .status(status)
                     tally.record(outcome, latency: now - due)
@@ -114,20 +111,20 @@ final class RawHTTPCallers {
 
     /// One whole response at the front of `buffer`, consumed: its status and body; nil while
     /// incomplete. The API states a `Content-Length` on every answer.
-    static func response(in buffer: inout ByteBuffer) throws(RawClientFailure) -> (status: Int, body: ByteBuffer)? {
+    static func response(in buffer: inout ByteBuffer) throws(RawSocketError) -> (status: Int, body: ByteBuffer)? {
         let view = buffer.readableBytesView
         guard let headEnd = view.firstRange(of: [13, 10, 13, 10]) else { return nil }
         let headLength = headEnd.upperBound - view.startIndex
         let head = buffer.getString(at: buffer.readerIndex, length: headLength) ?? ""
         let lines = head.split(separator: "\r\n")
         guard let statusLine = lines.first, statusLine.hasPrefix("HTTP/1.1 "), let status = Int(statusLine.dropFirst(9).prefix(3)) else {
-            throw RawClientFailure(description: "not an HTTP/1.1 answer: \(head.prefix(80))")
+            throw RawSocketError.failed("not an HTTP/1.1 answer: \(head.prefix(80))")
         }
         guard
             let lengthLine = lines.first(where: { $0.lowercased().hasPrefix("content-length:") }),
             let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
         else {
-            throw RawClientFailure(description: "an answer without Content-Length: \(head.prefix(120))")
+            throw RawSocketError.failed("an answer without Content-Length: \(head.prefix(120))")
         }
         guard buffer.readableBytes >= headLength + length else { return nil }
         buffer.moveReaderIndex(forwardBy: headLength)

@@ -39,9 +39,7 @@ struct RawLoginClient {
     ///   - host: the gateway's IPv4 address, dotted.
     ///   - credentials: the bench ACL's devices (`bench-<n>`, one key) by default.
     init(host: String, ports: [Int], worker: Int, credentials: @escaping (Int) -> (UID, AuthKey) = { (BenchACL.uid($0), BenchACL.key) }) throws {
-        var address = in_addr()
-        guard inet_pton(AF_INET, host, &address) == 1 else { throw LoopbackCeilingError.system("inet_pton \(host)", EINVAL) }
-        self.host = UInt32(bigEndian: address.s_addr)
+        self.host = try LoopbackSocket.ipv4(host)
         self.ports = ports
         self.worker = worker
         self.credentials = credentials

@@ -2,11 +2,6 @@ import Glibc
 import IoTSocket
 import NIOCore
 
-/// Why a raw-socket client stopped.
-struct RawClientFailure: Error, CustomStringConvertible {
-    var description: String
-}
-
 /// One non-blocking socket of a raw client: what arrived and is not parsed yet, and what is to
 /// be sent that the kernel has not taken yet.
 final class RawPeer {
@@ -61,7 +56,7 @@ final class RawPeer {
 ///
 /// Devices answer each Request with a Response 0x00 carrying the same payload and each Ping
 /// with a Pong; a Close, an end of stream or a malformed transmission stops the run with a
-/// ``RawClientFailure``. The driver's peers get their bytes through `turn`'s closure.
+/// ``RawSocketError``. The driver's peers get their bytes through `turn`'s closure.
 final class RawPeerLoop {
     private let poller = PollSet()
     private var devices: [Int32: RawPeer] = [:]
@@ -90,8 +85,8 @@ final class RawPeerLoop {
 
     /// Sends what the driver queued on `peer`; what the kernel does not take yet waits for the
     /// socket to be writable.
-    func flush(_ peer: RawPeer) throws(RawClientFailure) {
-        guard peer.flush() else { throw RawClientFailure(description: "write failed: \(String(cString: strerror(errno)))") }
+    func flush(_ peer: RawPeer) throws(RawSocketError) {
+        guard peer.flush() else { throw .system("write", errno) }
         self.poller.modify(peer.socket, events: peer.output.readableBytes > 0 ? PollSet.readable | PollSet.writable : PollSet.readable)
     }
 
@@ -99,21 +94,16 @@ final class RawPeerLoop {
     /// each driver peer that received bytes to `received` (with the time they were read);
     /// flushes whatever was queued.
     func turn(timeoutMilliseconds: Int32, received: (RawPeer, ContinuousClock.Instant) throws -> Void) throws {
-        let ready: [(Int32, Int16)]
-        do {
-            ready = try self.poller.wait(timeoutMilliseconds: timeoutMilliseconds)
-        } catch {
-            throw RawClientFailure(description: "\(error)")
-        }
+        let ready = try self.poller.wait(timeoutMilliseconds: timeoutMilliseconds)
         let now = ContinuousClock.now
         for (socket, events) in ready {
             if let device = self.devices[socket] {
-                guard device.receive(using: self.scratch) else { throw RawClientFailure(description: "the gateway closed a device's session") }
+                guard device.receive(using: self.scratch) else { throw RawSocketError.failed("the gateway closed a device's session") }
                 try Self.echo(device)
                 try self.flush(device)
             } else if let peer = self.drivers[socket] {
                 if events & PollSet.readable != 0 || events & Int16(POLLHUP | POLLERR) != 0 {
-                    guard peer.receive(using: self.scratch) else { throw RawClientFailure(description: "a driver connection was closed by the server") }
+                    guard peer.receive(using: self.scratch) else { throw RawSocketError.failed("a driver connection was closed by the server") }
                     try received(peer, now)
                 }
                 try self.flush(peer)
@@ -122,13 +112,13 @@ final class RawPeerLoop {
     }
 
     /// Answers what arrived for an echoing device.
-    private static func echo(_ device: RawPeer) throws(RawClientFailure) {
+    private static func echo(_ device: RawPeer) throws(RawSocketError) {
         while true {
             let transmission: Transmission?
             do {
                 transmission = try Transmission.read(from: &device.input)
             } catch {
-                throw RawClientFailure(description: "malformed transmission for a device: \(error)")
+                throw RawSocketError.failed("malformed transmission for a device: \(error)")
             }
             switch transmission {
             case nil:
@@ -138,7 +128,7 @@ final class RawPeerLoop {
             case .ping:
                 Transmission.pong.write(to: &device.output)
             case .close(let code):
-                throw RawClientFailure(description: "the gateway closed a device's session with \(code)")
+                throw RawSocketError.failed("the gateway closed a device's session with \(code)")
             default:
                 continue  // telemetry tokens, pongs
             }

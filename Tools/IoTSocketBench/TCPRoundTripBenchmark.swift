@@ -79,7 +79,7 @@ struct TCPRoundTripBenchmark: AsyncParsableCommand {
             .logIn(first: 0, count: 1, concurrency: 1)
         defer { RawLoginClient.closeWanted(devices.sockets + central.sockets) }
         guard devices.failed == 0, let centralSocket = central.sockets.first else {
-            throw RawClientFailure(description: "login failed: \(devices.firstError ?? central.firstError ?? "?")")
+            throw RawSocketError.failed("login failed: \(devices.firstError ?? central.firstError ?? "?")")
         }
         usleep(500_000)  // let the router record every session
         let loop = RawPeerLoop()

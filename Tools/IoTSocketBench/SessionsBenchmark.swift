@@ -238,11 +238,16 @@ struct SessionsWorker: AsyncParsableCommand {
             channel.writeAndFlush(Transmission.close(.maintenance)).flatMap { channel.close() }
         }
         try? await EventLoopFuture.andAllComplete(closed, on: group.next()).get()
+        Self.summarize(established: channels.count, failed: failed, stillOpen: stillOpen, loginElapsed: loginElapsed, histogram: histogram)
+    }
+
+    /// The worker's last line, read by the parent.
+    private static func summarize(established: Int, failed: Int, stillOpen: Int, loginElapsed: Duration, histogram: Histogram<UInt64>) {
         let seconds = Double(loginElapsed.components.seconds) + Double(loginElapsed.components.attoseconds) / 1e18
         let p50 = Double(histogram.valueAtPercentile(50)) / 1000
         let p99 = Double(histogram.valueAtPercentile(99)) / 1000
         let summary =
-            "{\"established\":\(channels.count),\"failed\":\(failed),\"still_open\":\(stillOpen),\"login_seconds\":\(seconds),"
+            "{\"established\":\(established),\"failed\":\(failed),\"still_open\":\(stillOpen),\"login_seconds\":\(seconds),"
             + "\"login_p50_ms\":\(p50),\"login_p99_ms\":\(p99)}\n"
         FileHandle.standardOutput.write(Data(summary.utf8))
     }
@@ -264,13 +269,8 @@ struct SessionsWorker: AsyncParsableCommand {
         }
         let stillOpen = RawLoginClient.stillOpen(outcome.sockets)
         RawLoginClient.closeWanted(outcome.sockets)
-        let seconds = Double(loginElapsed.components.seconds) + Double(loginElapsed.components.attoseconds) / 1e18
-        let p50 = Double(outcome.histogram.valueAtPercentile(50)) / 1000
-        let p99 = Double(outcome.histogram.valueAtPercentile(99)) / 1000
-        let summary =
-            "{\"established\":\(outcome.sockets.count),\"failed\":\(outcome.failed),\"still_open\":\(stillOpen),\"login_seconds\":\(seconds),"
-            + "\"login_p50_ms\":\(p50),\"login_p99_ms\":\(p99)}\n"
-        FileHandle.standardOutput.write(Data(summary.utf8))
+        Self.summarize(
+            established: outcome.sockets.count, failed: outcome.failed, stillOpen: stillOpen, loginElapsed: loginElapsed, histogram: outcome.histogram)
     }
 }
 

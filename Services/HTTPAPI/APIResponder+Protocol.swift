@@ -17,14 +17,14 @@ extension APIResponder {
     func call(body: JSONValue) async throws(APIError) -> Response {
         let call = try CallRequest(json: body, maxWaitSeconds: self.environment.maxWaitSeconds)
         let answer = await self.environment.exchange.call(uid: call.uid, payload: call.payload, timeout: .seconds(call.timeoutSeconds))
-        self.environment.metrics.recordAnswer(answer.code)
-        return .json(self.answerJSON(answer, uid: call.uid))
+        return .json(self.answered(answer, uid: call.uid))
     }
 
-    /// `{"Code": int, "Payload": …, "Format": name}`. A payload that does not match its own
-    /// format (a device sent JSON that does not parse, say) is returned as BINARY so the central
-    /// still gets the bytes.
-    private func answerJSON(_ answer: RouterExchange.Answer, uid: UID) -> JSONValue {
+    /// Counts the answer and returns the call's body, `{"Code": int, "Payload": …, "Format":
+    /// name}`. A payload that does not match its own format (a device sent JSON that does not
+    /// parse, say) is returned as BINARY so the central still gets the bytes.
+    func answered(_ answer: RouterExchange.Answer, uid: UID) -> JSONValue {
+        self.environment.metrics.recordAnswer(answer.code)
         var payload: JSONValue
         var format = answer.payload.format
         do {

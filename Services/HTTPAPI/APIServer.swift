@@ -14,6 +14,8 @@ import ServiceLifecycle
 /// deadline at the latest) and then returns.
 struct APIServer: Service {
     private let application: Application<APIResponder>
+    /// The `Server` header of every response.
+    static let serverName = "iots-http-api"
 
     /// - Parameters:
     ///   - listening: set once the socket is bound, for `/ready`.
@@ -21,7 +23,11 @@ struct APIServer: Service {
     init(configuration: HTTPServerConfiguration, responder: APIResponder, listening: ReadinessFlag, logger: Logger) throws(StartupError) {
         // No idle limit on HTTP/1.1: centrals keep connections open between calls, and a call
         // may legitimately be held for MaxSecWaitResponse.
-        let channel = HTTP1Channel.Configuration(additionalChannelHandlers: [CloseAfterResponseHandler()])
+        let dateHeader = HTTPDateHeader()
+        let channel = HTTP1Channel.Configuration(additionalChannelHandlers: [
+            DirectCallHandler(responder: responder, dateHeader: dateHeader, serverName: Self.serverName),
+            CloseAfterResponseHandler(),
+        ])
         let server: HTTPServerBuilder
         if let tls = try Self.makeTLSConfiguration(configuration) {
             do {
@@ -38,7 +44,7 @@ struct APIServer: Service {
             responder: responder,
             server: server,
             configuration: .init(
-                address: .hostname(configuration.address, port: configuration.port), serverName: "iots-http-api",
+                address: .hostname(configuration.address, port: configuration.port), serverName: Self.serverName,
                 backlog: configuration.backlog),
             onServerRunning: { _ in await listening.set() },
             logger: logger

@@ -7,7 +7,9 @@ import Synchronization
 ///
 /// A lock, not an actor: replies are handed over on the event loop of the reply reader
 /// (``ReplyStreamReader``), which resumes the waiting HTTP handlers from there directly, and
-/// a call costs no task beyond its own. Deadlines are enforced by ``run()``, which expires the
+/// a call costs no task beyond its own. A waiter is a closure, so an async handler
+/// (``wait(for:until:send:)``) and a channel handler answering on its event loop
+/// (``register(_:until:send:resume:)``, see ``DirectCallHandler``) wait the same way. Deadlines are enforced by ``run()``, which expires the
 /// calls past theirs every 50 ms (a timer task per call cost more than the call's routing).
 ///
 /// Shutdown: started before the server, so it stops after it; calls still waiting then are
@@ -24,7 +26,7 @@ final class PendingCalls: Service, Sendable {
     }
 
     private struct Waiter {
-        var continuation: CheckedContinuation<Outcome, Never>
+        var resume: @Sendable (Outcome) -> Void
         var deadline: ContinuousClock.Instant
     }
 
@@ -52,17 +54,30 @@ final class PendingCalls: Service, Sendable {
                     continuation.resume(returning: .expired)
                     return
                 }
-                let count = self.waiters.withLock { waiters in
-                    waiters[correlation] = Waiter(continuation: continuation, deadline: deadline)
-                    return waiters.count
-                }
-                self.metrics.callsWaiting.record(count)
-                send { reason in
-                    self.finish(correlation, .notSent(reason))
-                }
+                self.register(correlation, until: deadline, send: send) { continuation.resume(returning: $0) }
             }
         } onCancel: {
             self.finish(correlation, .expired)
+        }
+    }
+
+    /// Registers `correlation`, then calls `send` as ``wait(for:until:send:)`` does; `resume`
+    /// is called exactly once with the outcome, on whichever thread ends the wait (the reply
+    /// reader's event loop, the Redis client's on a failed send, the sweeper's task at the
+    /// deadline).
+    func register(
+        _ correlation: String,
+        until deadline: ContinuousClock.Instant,
+        send: (_ failed: @escaping @Sendable (_ reason: String) -> Void) -> Void,
+        resume: @escaping @Sendable (Outcome) -> Void
+    ) {
+        let count = self.waiters.withLock { waiters in
+            waiters[correlation] = Waiter(resume: resume, deadline: deadline)
+            return waiters.count
+        }
+        self.metrics.callsWaiting.record(count)
+        send { reason in
+            self.finish(correlation, .notSent(reason))
         }
     }
 
@@ -70,18 +85,18 @@ final class PendingCalls: Service, Sendable {
     /// (late, or for a previous process of this instance).
     @discardableResult
     func deliver(_ replies: [APIReply]) -> Int {
-        var resumed: [(CheckedContinuation<Outcome, Never>, APIReply)] = []
+        var resumed: [(Waiter, APIReply)] = []
         let count = self.waiters.withLock { waiters in
             for reply in replies {
                 if let waiter = waiters.removeValue(forKey: reply.correlation) {
-                    resumed.append((waiter.continuation, reply))
+                    resumed.append((waiter, reply))
                 }
             }
             return waiters.count
         }
         self.metrics.callsWaiting.record(count)
-        for (continuation, reply) in resumed {
-            continuation.resume(returning: .reply(reply))
+        for (waiter, reply) in resumed {
+            waiter.resume(.reply(reply))
         }
         return replies.count - resumed.count
     }
@@ -92,18 +107,18 @@ final class PendingCalls: Service, Sendable {
     }
 
     private func expire(where isDue: (Waiter) -> Bool) {
-        var expired: [CheckedContinuation<Outcome, Never>] = []
+        var expired: [Waiter] = []
         let count = self.waiters.withLock { waiters in
             for (correlation, waiter) in waiters where isDue(waiter) {
                 waiters[correlation] = nil
-                expired.append(waiter.continuation)
+                expired.append(waiter)
             }
             return waiters.count
         }
         guard !expired.isEmpty else { return }
         self.metrics.callsWaiting.record(count)
-        for continuation in expired {
-            continuation.resume(returning: .expired)
+        for waiter in expired {
+            waiter.resume(.expired)
         }
     }
 
@@ -124,6 +139,6 @@ final class PendingCalls: Service, Sendable {
         }
         guard let waiter else { return }
         self.metrics.callsWaiting.record(count)
-        waiter.continuation.resume(returning: outcome)
+        waiter.resume(outcome)
     }
 }

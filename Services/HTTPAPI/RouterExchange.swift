@@ -34,12 +34,33 @@ struct RouterExchange: Sendable {
     ///
     /// - Parameter timeout: how long the object has to answer.
     func call(uid: UID, payload: PayloadBlock, timeout: Duration) async -> Answer {
-        let correlation = UUID().uuidString
-        let deadline = ContinuousClock.now + timeout
+        let (call, deadline) = self.makeCall(uid: uid, payload: payload, timeout: timeout)
+        let outcome = await self.exchange(.call(call), correlation: call.correlation, until: deadline)
+        return self.answer(outcome, uid: uid, correlation: call.correlation)
+    }
+
+    /// ``call(uid:payload:timeout:)`` for a caller that cannot suspend (a channel handler):
+    /// `completion` gets the answer exactly once, on the thread that ended the wait (see
+    /// ``PendingCalls/register(_:until:send:resume:)``).
+    func call(uid: UID, payload: PayloadBlock, timeout: Duration, completion: @escaping @Sendable (Answer) -> Void) {
+        let (call, deadline) = self.makeCall(uid: uid, payload: payload, timeout: timeout)
+        let correlation = call.correlation
+        self.pending.register(correlation, until: deadline, send: self.sender(.call(call))) { outcome in
+            completion(self.answer(outcome, uid: uid, correlation: correlation))
+        }
+    }
+
+    /// The call message for the router and the moment this instance stops waiting for it.
+    private func makeCall(uid: UID, payload: PayloadBlock, timeout: Duration) -> (APICall, ContinuousClock.Instant) {
         let call = APICall(
-            uid: uid, replyStream: self.replyStream, correlation: correlation,
+            uid: uid, replyStream: self.replyStream, correlation: UUID().uuidString,
             deadlineMilliseconds: WallClock.milliseconds() + Int(timeout / .milliseconds(1)), payload: payload)
-        switch await self.exchange(.call(call), correlation: correlation, until: deadline + self.grace) {
+        return (call, ContinuousClock.now + timeout + self.grace)
+    }
+
+    /// What a call's wait ended with, as the central sees it.
+    private func answer(_ outcome: PendingCalls.Outcome, uid: UID, correlation: String) -> Answer {
+        switch outcome {
         case .reply(.response(_, let code, let payload)):
             return Answer(code: code, payload: payload)
         case .reply(.aclApplied):
@@ -80,14 +101,20 @@ struct RouterExchange: Sendable {
     }
 
     /// Appends `message` to the router stream and waits for its reply until `deadline`.
+    private func exchange(_ message: RouterMessage, correlation: String, until deadline: ContinuousClock.Instant) async -> PendingCalls.Outcome {
+        await self.pending.wait(for: correlation, until: deadline, send: self.sender(message))
+    }
+
+    /// Appends `message` to the router stream, reporting through `failed` only when the append
+    /// fails.
     ///
     /// The append is not awaited: its reply (on the Redis client's event loop) matters only
-    /// when it fails, and then it ends the wait. Awaiting it would cost the handler a round
-    /// trip through Swift Concurrency's pool before it even starts waiting for the router.
-    private func exchange(_ message: RouterMessage, correlation: String, until deadline: ContinuousClock.Instant) async -> PendingCalls.Outcome {
+    /// when it fails, and then it ends the wait. Awaiting it would cost an async handler a
+    /// round trip through Swift Concurrency's pool before it even starts waiting for the router.
+    private func sender(_ message: RouterMessage) -> (_ failed: @escaping @Sendable (String) -> Void) -> Void {
         let append = StreamAppend(stream: self.keys.routerStream, fields: message.fields, maxLength: self.streamMaxLength)
         let redis = self.redis
-        return await self.pending.wait(for: correlation, until: deadline) { failed in
+        return { failed in
             redis.pipelineFuture([append.command]).whenComplete { result in
                 switch result {
                 case .success(let replies):

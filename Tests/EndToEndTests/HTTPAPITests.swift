@@ -262,7 +262,7 @@ struct HTTPAPITests {
                 + "Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
             let raw = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
             try await raw.send(Array(head.utf8))
-            let (status, body) = try await Self.readResponse(raw)
+            let (status, _, body) = try await Self.readResponse(raw)
             #expect(status.hasPrefix("HTTP/1.1 413"), "\(status)")
             #expect(body.contains("\"field\":\"body\"") && body.contains("10000000 bytes"), "\(body)")
             // Nothing more is read: the connection closes instead of draining the body.
@@ -275,7 +275,7 @@ struct HTTPAPITests {
                 Array(
                     ("POST /acl HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestStack.centralKeyHex)\r\n"
                         + "Transfer-Encoding: chunked\r\n\r\n" + "bb8\r\n\(chunk)\r\nbb8\r\n\(chunk)\r\n").utf8))
-            let (chunkedStatus, chunkedBody) = try await Self.readResponse(chunked)
+            let (chunkedStatus, _, chunkedBody) = try await Self.readResponse(chunked)
             #expect(chunkedStatus.hasPrefix("HTTP/1.1 413"), "\(chunkedStatus)")
             #expect(chunkedBody.contains("at most 4096"), "\(chunkedBody)")
             #expect(await chunked.waitForClose(timeout: .seconds(3)))
@@ -285,7 +285,7 @@ struct HTTPAPITests {
             // answered without reading the body (401 here) closes it.
             let kept = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
             let call = #"{"UID": "Nobody", "Format": "ASCII", "Payload": "x"}"#
-            func post(_ authorization: String) async throws -> (statusLine: String, body: String) {
+            func post(_ authorization: String) async throws -> (statusLine: String, headers: [String: String], body: String) {
                 try await kept.send(
                     Array(
                         ("POST /request HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(authorization)\r\n"
@@ -293,13 +293,77 @@ struct HTTPAPITests {
                 return try await Self.readResponse(kept)
             }
             for _ in 0..<3 {
-                let (status, body) = try await post("Bearer \(TestStack.centralKeyHex)")
+                let (status, _, body) = try await post("Bearer \(TestStack.centralKeyHex)")
                 #expect(status.hasPrefix("HTTP/1.1 200"), "\(status)")
                 #expect(body == #"{"Code":160,"Payload":[],"Format":"BINARY"}"#)
             }
             #expect(try await post("Bearer 00").statusLine.hasPrefix("HTTP/1.1 401"))
             #expect(await kept.waitForClose(timeout: .seconds(3)))
             await kept.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("pipelined on one connection: calls answered on the event loop, a GET and an invalid call answered by the responder, all in order")
+    func pipelinedMix() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            let device = try await harness.connect(Self.echo, key: Self.deviceKey)
+            try await harness.waitForSession(Self.echo, "online")
+            func post(_ body: String) -> String {
+                "POST /request HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestStack.centralKeyHex)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }
+            // Sent in one write: each call waits for the device while the next requests are
+            // already in the server's buffer.
+            let requests = [
+                post(#"{"UID": "Echo-1", "Format": "ASCII", "Payload": "one"}"#),
+                "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                post(#"{"UID": "Echo-1", "Format": "ASCII", "Payload": "two"}"#),
+                post(#"{"UID": "Echo-1", "Format": "ASCII", "Payload": [1]}"#),
+                post(#"{"UID": "Echo-1", "Format": "ASCII", "Payload": "three"}"#),
+            ]
+            let raw = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for expected in ["one", "two", "three"] {
+                        guard case .request(nil, let tracking, let payload) = try await device.receive(timeout: .seconds(10)) else {
+                            Issue.record("the device did not receive a request")
+                            return
+                        }
+                        #expect(payload.data == Array(expected.utf8))
+                        try await Task.sleep(for: .milliseconds(50))
+                        try await device.send(.response(uid: nil, tracking: tracking, code: .valid, payload: payload))
+                    }
+                }
+                try await raw.send(Array(requests.joined().utf8))
+                var answers: [(statusLine: String, headers: [String: String], body: String)] = []
+                for _ in requests {
+                    answers.append(try await Self.readResponse(raw))
+                }
+                #expect(answers.map(\.statusLine) == ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 400 Bad Request", "HTTP/1.1 200 OK"])
+                #expect(answers[0].body == #"{"Code":0,"Payload":"one","Format":"ASCII"}"#)
+                #expect(answers[1].body == "ok http-api\n")
+                #expect(answers[2].body == #"{"Code":0,"Payload":"two","Format":"ASCII"}"#)
+                #expect(answers[3].body.contains(#""field":"Payload""#), "\(answers[3].body)")
+                #expect(answers[4].body == #"{"Code":0,"Payload":"three","Format":"ASCII"}"#)
+                // The same headers whichever path answered.
+                for answer in answers {
+                    #expect(answer.headers["server"] == "iots-http-api", "\(answer.headers)")
+                    #expect(answer.headers["date"]?.hasSuffix(" GMT") == true, "\(answer.headers)")
+                }
+                #expect(answers[0].headers["content-type"] == "application/json; charset=utf-8")
+                try await group.waitForAll()
+            }
+            await raw.close()
+            await device.close()
+            let metrics = try await harness.http(.GET, "/metrics")
+            #expect(metrics.body.contains(#"iots_http_requests_total{route="/request",status="200"} 3"#), "\(metrics.body)")
+            #expect(metrics.body.contains(#"iots_http_requests_total{route="/request",status="400"} 1"#))
+            #expect(metrics.body.contains(#"iots_http_calls_answered_total{code="0"} 3"#))
         } catch {
             Issue.record("\(error)\n\(harness.output)")
         }
@@ -593,17 +657,22 @@ struct HTTPAPITests {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// Reads one HTTP/1.1 response (status line, headers, `Content-Length` body) byte by byte.
-    static func readResponse(_ raw: TestElement.RawConnection) async throws -> (statusLine: String, body: String) {
+    /// Reads one HTTP/1.1 response (status line, headers by lowercased name, `Content-Length`
+    /// body) byte by byte.
+    static func readResponse(_ raw: TestElement.RawConnection) async throws -> (statusLine: String, headers: [String: String], body: String) {
         var head: [UInt8] = []
         while !head.ends(with: Array("\r\n\r\n".utf8)) {
             head += try await raw.receive(count: 1)
         }
         let lines = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n")
-        let length = lines.first { $0.lowercased().hasPrefix("content-length:") }
-            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let length = headers["content-length"].flatMap { Int($0) } ?? 0
         let body = length > 0 ? try await raw.receive(count: length) : []
-        return (lines[0], String(decoding: body, as: UTF8.self))
+        return (lines[0], headers, String(decoding: body, as: UTF8.self))
     }
 }
 

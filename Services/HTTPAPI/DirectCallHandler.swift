@@ -1,0 +1,247 @@
+import HTTPTypes
+import Hummingbird
+import IoTSocket
+import NIOCore
+import NIOHTTPTypes
+
+/// Answers a well-formed `POST /request` on an HTTP/1.1 connection from the channel's event
+/// loop, and hands every other request, unchanged, to Hummingbird's responder.
+///
+/// Why: a call answered through Hummingbird crosses threads four times (the event loop hands
+/// the request to a task on Swift Concurrency's pool, the task hands the Redis append to the
+/// client's loop, the reply reader's loop resumes the task, the task hands the response back to
+/// the channel's loop); at a few thousand calls a second those hand-overs and the sleeps and
+/// wake-ups between them were most of http-api's CPU. Here the request is parsed, sent and
+/// answered by callbacks, and the reply crosses to the channel's loop once.
+///
+/// Only calls that will get a 200 are taken: `POST /request` with no query, a valid bearer key,
+/// a `Content-Length` within `HTTPServer.MaxContentLength`, no `Expect`, `Connection` or
+/// `Transfer-Encoding`, and a body that ``CallRequest`` accepts. Anything else (including a
+/// body that fails validation, which is replayed after it was collected) goes to
+/// ``APIResponder``, which gives every error and its message in one place. The answer, metrics
+/// and headers (`Date`, `Server`) are the same on both paths.
+///
+/// HTTP/1.1 keeps responses in request order: while a request is with Hummingbird no call is
+/// taken here (it follows it to Hummingbird), and while a call is in flight the parts that
+/// arrive next are held (and, once some are, the channel's reads) until it is answered. A graceful shutdown
+/// (`ChannelShouldQuiesceEvent`) is held back from Hummingbird's connection state handler
+/// while a call is in progress, so the call is answered before the connection closes. HTTP/2
+/// streams (one request each) always go to Hummingbird.
+final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// Where the connection's current inbound request stands.
+    private enum Inbound {
+        /// Between requests: the next part is a head.
+        case idle
+        /// A call taken here: its head, when it arrived, and its body so far.
+        case collecting(HTTPRequest, since: ContinuousClock.Instant, body: ByteBuffer)
+        /// A request going to Hummingbird: its parts are passed on until its end.
+        case passing
+    }
+
+    private let responder: APIResponder
+    private let dateHeader: HTTPDateHeader
+    private let serverName: String
+    private var inbound = Inbound.idle
+    /// A call taken here is waiting for its answer.
+    private var callInFlight = false
+    /// Parts that arrived while a call was in flight, in order.
+    private var held = CircularBuffer<HTTPRequestPart>()
+    /// Requests passed to Hummingbird whose response has not been written to the end.
+    private var responsesOwedByResponder = 0
+    private var readHeld = false
+    private var quiesceHeld = false
+    private var quiescing = false
+    private var isHTTP2Stream = false
+    /// Parts were passed on since the last `channelReadComplete`: Hummingbird's async channel
+    /// hands reads to its task only at a read-complete, so held parts passed on after a call
+    /// need one of their own.
+    private var passedSinceReadComplete = false
+
+    /// - Parameters:
+    ///   - serverName: the `Server` header, as Hummingbird's configuration sets it.
+    init(responder: APIResponder, dateHeader: HTTPDateHeader, serverName: String) {
+        self.responder = responder
+        self.dateHeader = dateHeader
+        self.serverName = serverName
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // An HTTP/2 stream's parent is its connection, whose parent is the listening socket.
+        self.isHTTP2Stream = context.channel.parent?.parent != nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = self.unwrapInboundIn(data)
+        if self.callInFlight {
+            self.held.append(part)
+        } else {
+            self.handle(part, context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.passedSinceReadComplete = false
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        self.quiescing = true
+        if self.callInProgress {
+            self.quiesceHeld = true
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = self.unwrapOutboundIn(data), self.responsesOwedByResponder > 0 {
+            self.responsesOwedByResponder -= 1
+        }
+        context.write(data, promise: promise)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Reads stop only for a client that sends more while a call is in flight (pipelining),
+        // which bounds what is held; stopping them for every call would cost two epoll_ctl
+        // calls per call.
+        if self.callInFlight && !self.held.isEmpty {
+            self.readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// A call is being collected or waits for its answer.
+    private var callInProgress: Bool {
+        if case .collecting = self.inbound { return true }
+        return self.callInFlight
+    }
+
+    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch (self.inbound, part) {
+        case (.idle, .head(let head)):
+            if let length = self.directContentLength(head) {
+                self.inbound = .collecting(head, since: .now, body: context.channel.allocator.buffer(capacity: length))
+            } else {
+                self.pass(part, context: context)
+            }
+        case (.collecting(let head, let since, var body), .body(var bytes)):
+            self.inbound = .idle  // so the body below is uniquely referenced and grows in place
+            body.writeBuffer(&bytes)
+            self.inbound = .collecting(head, since: since, body: body)
+        case (.collecting(let head, let since, let body), .end(let trailers)):
+            self.inbound = .idle
+            if let call = self.validCall(body) {
+                self.start(call, since: since, context: context)
+            } else {
+                // The responder gives the 400 that names the field.
+                self.pass(.head(head), context: context)
+                if body.readableBytes > 0 {
+                    self.pass(.body(body), context: context)
+                }
+                self.pass(.end(trailers), context: context)
+                self.releaseQuiesceIfIdle(context: context)
+            }
+        default:
+            // A request for Hummingbird, or parts out of order, which its handler reports.
+            self.pass(part, context: context)
+        }
+    }
+
+    /// Passes a part to Hummingbird, keeping count of the responses it owes.
+    private func pass(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head:
+            self.responsesOwedByResponder += 1
+            self.inbound = .passing
+        case .end:
+            self.inbound = .idle
+        case .body:
+            break
+        }
+        self.passedSinceReadComplete = true
+        context.fireChannelRead(self.wrapInboundOut(part))
+    }
+
+    /// The body length of a head this handler takes, or nil when Hummingbird must answer it.
+    private func directContentLength(_ head: HTTPRequest) -> Int? {
+        let fields = head.headerFields
+        guard !self.isHTTP2Stream, !self.quiescing, self.responsesOwedByResponder == 0,
+            head.method == .post, head.path == APIRoute.request.rawValue,
+            fields[.connection] == nil, fields[.expect] == nil, fields[.transferEncoding] == nil,
+            let text = fields[.contentLength], let length = Int(text),
+            length > 0, length <= self.responder.environment.maxContentLength
+        else { return nil }
+        do {
+            try self.responder.environment.authorization.check(fields)
+        } catch {
+            return nil
+        }
+        return length
+    }
+
+    /// The call in `body`, or nil when the body is not one the responder would accept.
+    private func validCall(_ body: ByteBuffer) -> CallRequest? {
+        guard let json = try? JSONValue(parsing: body) else { return nil }
+        return try? CallRequest(json: json, maxWaitSeconds: self.responder.environment.maxWaitSeconds)
+    }
+
+    private func start(_ call: CallRequest, since: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        self.callInFlight = true
+        let loop = context.eventLoop
+        let handler = NIOLoopBound((self, context), eventLoop: loop)
+        let uid = call.uid
+        self.responder.environment.exchange.call(uid: uid, payload: call.payload, timeout: .seconds(call.timeoutSeconds)) { answer in
+            // Always through `execute`, even when already on the loop: the answer may come
+            // back inside the call above (a failed append), before it returned.
+            loop.execute {
+                let (handler, context) = handler.value
+                handler.finish(answer, uid: uid, since: since, context: context)
+            }
+        }
+    }
+
+    private func finish(_ answer: RouterExchange.Answer, uid: UID, since: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        let body = ByteBuffer(bytes: self.responder.answered(answer, uid: uid).serialized())
+        let head = HTTPResponse(
+            status: .ok,
+            headerFields: [
+                .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes),
+                .date: self.dateHeader.now, .server: self.serverName,
+            ])
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        context.write(self.wrapOutboundOut(.body(body)), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        self.responder.environment.metrics.recordRequest(
+            route: APIRoute.request.rawValue, status: HTTPResponse.Status.ok.code, duration: .now - since)
+        self.callInFlight = false
+        while !self.callInFlight, let part = self.held.popFirst() {
+            self.handle(part, context: context)
+        }
+        if self.passedSinceReadComplete {
+            self.channelReadComplete(context: context)
+        }
+        guard !self.callInFlight else { return }
+        if self.readHeld {
+            self.readHeld = false
+            context.read()
+        }
+        self.releaseQuiesceIfIdle(context: context)
+    }
+
+    /// Hands a held graceful-shutdown event on once no call is in progress here.
+    private func releaseQuiesceIfIdle(context: ChannelHandlerContext) {
+        guard self.quiesceHeld, !self.callInProgress else { return }
+        self.quiesceHeld = false
+        context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+    }
+}

@@ -48,7 +48,7 @@ cat >"$work/config.json" <<JSON
   "HTTPServer": { "Addr": "127.0.0.1", "Port": $http_port, "MaxSecWaitResponse": 30 },
   "UDPServer": { "Addr": "127.0.0.1", "Port": $udp_port, "DatagramMaxSize": 4096 },
   "Central": { "AuthKey": "000102030405060708090a0b0c0d0e0f" },
-  "Groups": { "Bench": { "Telemetry": true, "TelemetryTokenExpMin": 0 } },
+  "Groups": { "Bench": { "Telemetry": true, "TelemetryTokenExpMin": 0 }, "Plain": { "Telemetry": false } },
   "Redis": { "URL": "$redis", "KeyPrefix": "iots:", "StreamMaxLength": 1000000 },
   "Admin": { "Addr": "127.0.0.1", "Ports": { "router": ${admin[router]}, "tcp-gateway": ${admin[tcp-gateway]},
     "udp-telemetry": ${admin[udp-telemetry]}, "http-api": ${admin[http-api]}, "webhook-dispatcher": ${admin[webhook-dispatcher]} } },
@@ -115,6 +115,10 @@ run "box ceiling: one TCP hop, ping-pong on one connection" loopback-ceiling --s
 run "redis module: pipelined XADD, 4 batches in flight" redis-xadd --redis "$redis" --count 2000000 --window 4
 run "redis module: pipelined XADD, 1 batch in flight" redis-xadd --redis "$redis" --count 1000000 --window 1
 run "sessions held by one gateway (plain, raw-socket client)" sessions --port "$tcp_port" --sessions $sessions --hold 5 --client raw --gateway-pid "$pid_tcp_gateway" --redis "$redis"
+settle
+# The row above logs in devices of a group with telemetry, so each login also has the router
+# issue a token and the gateway write it (ToT 0x5); this one is the login alone.
+run "logins, plain, raw-socket client, group without telemetry tokens" sessions --port "$tcp_port" --sessions $sessions --hold 1 --client raw --group Plain --redis "$redis"
 settle
 run "logins, plain, NIO client" sessions --port "$tcp_port" --sessions $nio_sessions --hold 1 --redis "$redis"
 settle

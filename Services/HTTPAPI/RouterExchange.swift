@@ -1,4 +1,3 @@
-import Foundation
 import IoTSocket
 import Logging
 import Messaging
@@ -24,6 +23,7 @@ struct RouterExchange: Sendable {
     let replyStream: String
     let streamMaxLength: Int
     let pending: PendingCalls
+    let correlations = CorrelationIDs()
     let metrics: HTTPAPIMetrics
     let logger: Logger
     /// How long after a call's deadline this instance stops waiting for the router's 0xA1.
@@ -53,7 +53,7 @@ struct RouterExchange: Sendable {
     /// The call message for the router and the moment this instance stops waiting for it.
     private func makeCall(uid: UID, payload: PayloadBlock, timeout: Duration) -> (APICall, ContinuousClock.Instant) {
         let call = APICall(
-            uid: uid, replyStream: self.replyStream, correlation: UUID().uuidString,
+            uid: uid, replyStream: self.replyStream, correlation: self.correlations.next(),
             deadlineMilliseconds: WallClock.milliseconds() + Int(timeout / .milliseconds(1)), payload: payload)
         return (call, ContinuousClock.now + timeout + self.grace)
     }
@@ -83,7 +83,7 @@ struct RouterExchange: Sendable {
     /// - Throws: `APIError` 503 when Redis cannot take the change or the router does not
     ///   confirm within `timeout`, 500 when the router refuses it.
     func applyACL(_ change: ACLUpdate.Change, timeout: Duration) async throws(APIError) {
-        let correlation = UUID().uuidString
+        let correlation = self.correlations.next()
         let update = ACLUpdate(change: change, replyStream: self.replyStream, correlation: correlation)
         switch await self.exchange(.aclUpdate(update), correlation: correlation, until: ContinuousClock.now + timeout) {
         case .reply(.aclApplied(_, let outcome)) where outcome == "ok":

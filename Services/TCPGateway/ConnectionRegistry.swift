@@ -102,15 +102,17 @@ final class ConnectionRegistry: Sendable {
             }
             for id in due {
                 self.table.value.deadlines.removeValue(forKey: id)
-                _ = self.deliver(.deadlineReached, to: id)
+                self.deliver(.deadlineReached, to: id)
             }
         }
 
-        /// Hands `order` to the connection's handlers; false when the connection is unknown.
-        func deliver(_ order: ConnectionOrder, to id: String) -> Bool {
-            guard let entry = self.table.value.entries[id] else { return false }
+        /// Hands `order` to the connection's handlers and returns its channel; nil when the
+        /// connection is unknown.
+        @discardableResult
+        func deliver(_ order: ConnectionOrder, to id: String) -> (any Channel)? {
+            guard let entry = self.table.value.entries[id] else { return nil }
             entry.channel.pipeline.syncOperations.fireUserInboundEventTriggered(order)
-            return true
+            return entry.channel
         }
 
         /// Gives `order` to every connection of the shard and returns their close futures.
@@ -169,7 +171,9 @@ final class ConnectionRegistry: Sendable {
     }
 
     /// Executes router commands: each batch of commands for one shard costs one hop to its loop,
-    /// and commands for one connection keep their order.
+    /// and commands for one connection keep their order. A connection's writes are flushed once
+    /// the batch is done (``ConnectionOrder/write(_:)`` does not flush), so the frames the batch
+    /// holds for one element leave in one system call rather than one each.
     func deliver(_ commands: [GatewayCommand]) {
         var perShard: [Int: [GatewayCommand]] = [:]
         for command in commands {
@@ -185,16 +189,24 @@ final class ConnectionRegistry: Sendable {
             let metrics = self.metrics
             let logger = self.logger
             shard.eventLoop.execute {
+                var written: [ObjectIdentifier: any Channel] = [:]
                 for command in commands {
                     let order: ConnectionOrder
                     switch command {
                     case .write(_, let frame): order = .write(frame)
                     case .close(_, let code): order = .close(code)
                     }
-                    if !shard.deliver(order, to: command.connection) {
+                    guard let channel = shard.deliver(order, to: command.connection) else {
                         metrics.droppedUnknownConnection.increment()
                         logger.debug("command for a closed connection", metadata: ["conn": "\(command.connection)"])
+                        continue
                     }
+                    if case .write = order {
+                        written[ObjectIdentifier(channel)] = channel
+                    }
+                }
+                for channel in written.values {
+                    channel.flush()
                 }
             }
         }

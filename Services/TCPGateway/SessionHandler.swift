@@ -161,7 +161,7 @@ final class SessionHandler: ChannelInboundHandler {
             var bytes = context.channel.allocator.buffer(capacity: frame.count)
             bytes.writeBytes(frame)
             self.environment.metrics.framesOut.increment()
-            context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+            context.write(self.wrapOutboundOut(bytes), promise: nil)
         case .close(let code):
             self.sendCloseThenDisconnect(code, context: context)
         case .drain:

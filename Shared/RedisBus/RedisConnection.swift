@@ -144,14 +144,21 @@ public final class RedisConnection: RedisCommandExecutor {
         let address = url.address
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(address: address))
                 }
             }
-        return bootstrap.connect(host: url.host, port: url.port)
+        let connecting: EventLoopFuture<any Channel>
+        if let socketPath = url.socketPath {
+            connecting = bootstrap.connect(unixDomainSocketPath: socketPath)
+        } else {
+            connecting = bootstrap
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelOption(.socketOption(.so_keepalive), value: 1)
+                .connect(host: url.host, port: url.port)
+        }
+        return connecting
             .flatMapErrorThrowing { error in
                 throw RedisError.connectionRefused(address: address, reason: Self.describe(error))
             }

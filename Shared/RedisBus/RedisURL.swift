@@ -1,16 +1,21 @@
-/// Where a Redis server is and how to log in: `redis://[[user]:password@]host[:port][/db]`.
+/// Where a Redis server is and how to log in: `redis://[[user]:password@]host[:port][/db]`
+/// over TCP, or `unix://[[user]:password@]/path/to/redis.sock[?db=N]` over a Unix domain
+/// socket (a Redis on the same host: each command costs the kernel less than loopback TCP).
 ///
 /// Accepted forms: `redis://host` (port 6379, database 0), `redis://host:6380/2`,
-/// `redis://:secret@host`, `redis://user:secret@host:6379/0`, `redis://[::1]:6379`.
+/// `redis://:secret@host`, `redis://user:secret@host:6379/0`, `redis://[::1]:6379`,
+/// `unix:///run/redis/redis.sock`, `unix://:secret@/run/redis/redis.sock?db=2`.
 /// User and password may be percent-encoded. TLS (`rediss://`) is not supported.
 public struct RedisURL: Sendable, Hashable {
     /// The default Redis port.
     public static let defaultPort = 6379
 
-    /// Host name or IP address (IPv6 without brackets).
+    /// Host name or IP address (IPv6 without brackets); empty for a Unix socket.
     public var host: String
-    /// TCP port.
+    /// TCP port (unused for a Unix socket).
     public var port: Int
+    /// The Unix domain socket's absolute path; nil for TCP.
+    public var socketPath: String?
     /// ACL user name for `AUTH user password`; `nil` means the default user.
     public var username: String?
     /// Password sent with `AUTH` after connecting; `nil` means no `AUTH`.
@@ -27,7 +32,14 @@ public struct RedisURL: Sendable, Hashable {
         self.database = database
     }
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]`.
+    /// Builds a Unix domain socket URL from its parts.
+    public init(socketPath: String, username: String? = nil, password: String? = nil, database: Int = 0) {
+        self.init(host: "", port: Self.defaultPort, username: username, password: password, database: database)
+        self.socketPath = socketPath
+    }
+
+    /// Parses `redis://[[user]:password@]host[:port][/db]` or
+    /// `unix://[[user]:password@]/path[?db=N]`.
     ///
     /// - Throws: ``RedisError/invalidURL(url:reason:)`` naming the part that is wrong (scheme,
     ///   host, port, database, percent-encoding). The password never appears in the error.
@@ -39,9 +51,13 @@ public struct RedisURL: Sendable, Hashable {
             throw invalid("missing scheme: expected 'redis://host[:port][/db]'")
         }
         let scheme = string[..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "redis" else {
+        guard scheme == "redis" || scheme == "unix" else {
             if scheme == "rediss" { throw invalid("TLS ('rediss://') is not supported; use 'redis://'") }
-            throw invalid("unsupported scheme '\(scheme)': expected 'redis'")
+            throw invalid("unsupported scheme '\(scheme)': expected 'redis' or 'unix'")
+        }
+        if scheme == "unix" {
+            self = try Self.parseUnix(string[schemeEnd.upperBound...], invalid: invalid)
+            return
         }
         var rest = string[schemeEnd.upperBound...]
         if rest.contains("?") || rest.contains("#") {
@@ -57,19 +73,8 @@ public struct RedisURL: Sendable, Hashable {
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
-            let userInfo = rest[..<at]
+            (username, password) = try Self.userInfo(rest[..<at], invalid: invalid)
             rest = rest[rest.index(after: at)...]
-            if let colon = userInfo.firstIndex(of: ":") {
-                let user = userInfo[..<colon]
-                let secret = userInfo[userInfo.index(after: colon)...]
-                guard let decodedUser = Self.percentDecoded(user) else { throw invalid("user name has invalid percent-encoding") }
-                guard let decodedSecret = Self.percentDecoded(secret) else { throw invalid("password has invalid percent-encoding") }
-                username = decodedUser.isEmpty ? nil : decodedUser
-                password = decodedSecret
-            } else {
-                throw invalid("user name without a password: use 'redis://:password@host' or 'redis://user:password@host'")
-            }
-            if password?.isEmpty == true { throw invalid("empty password after ':'") }
         }
 
         var host: Substring
@@ -110,9 +115,53 @@ public struct RedisURL: Sendable, Hashable {
         self.init(host: String(host), port: port, username: username, password: password, database: database)
     }
 
-    /// `host:port` (IPv6 hosts in brackets), used in logs and errors.
+    /// `unix://[[user]:password@]/path[?db=N]`, after the scheme.
+    private static func parseUnix(_ text: Substring, invalid: (String) -> RedisError) throws -> RedisURL {
+        var rest = text
+        if rest.contains("#") { throw invalid("fragments are not supported") }
+        var database = 0
+        if let question = rest.firstIndex(of: "?") {
+            let query = rest[rest.index(after: question)...]
+            rest = rest[..<question]
+            guard query.hasPrefix("db="), let value = Int(query.dropFirst(3)), value >= 0 else {
+                throw invalid("the only query a unix socket URL takes is '?db=N' (N a non-negative integer), not '?\(query)'")
+            }
+            database = value
+        }
+        guard let slash = rest.firstIndex(of: "/") else {
+            throw invalid("missing socket path: expected 'unix:///absolute/path/to/redis.sock'")
+        }
+        var username: String?
+        var password: String?
+        let authority = rest[..<slash]
+        if !authority.isEmpty {
+            guard authority.last == "@" else {
+                throw invalid("a unix socket URL has no host: expected 'unix:///path' or 'unix://:password@/path'")
+            }
+            (username, password) = try Self.userInfo(authority.dropLast(), invalid: invalid)
+        }
+        let path = rest[slash...]
+        guard path.count > 1 else { throw invalid("missing socket path: expected 'unix:///absolute/path/to/redis.sock'") }
+        return RedisURL(socketPath: String(path), username: username, password: password, database: database)
+    }
+
+    /// `user:password` (either part percent-encoded, the user optional) from a URL's user info.
+    private static func userInfo(_ userInfo: Substring, invalid: (String) -> RedisError) throws -> (username: String?, password: String) {
+        guard let colon = userInfo.firstIndex(of: ":") else {
+            throw invalid("user name without a password: use 'redis://:password@host' or 'redis://user:password@host'")
+        }
+        let user = userInfo[..<colon]
+        let secret = userInfo[userInfo.index(after: colon)...]
+        guard let decodedUser = Self.percentDecoded(user) else { throw invalid("user name has invalid percent-encoding") }
+        guard let decodedSecret = Self.percentDecoded(secret) else { throw invalid("password has invalid percent-encoding") }
+        if decodedSecret.isEmpty { throw invalid("empty password after ':'") }
+        return (decodedUser.isEmpty ? nil : decodedUser, decodedSecret)
+    }
+
+    /// `host:port` (IPv6 hosts in brackets), or the socket's path, used in logs and errors.
     public var address: String {
-        self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+        if let socketPath = self.socketPath { return socketPath }
+        return self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
     }
 
     /// Replaces the user-info part of a URL string so that passwords never reach logs or errors.
@@ -168,12 +217,12 @@ public struct RedisURL: Sendable, Hashable {
 extension RedisURL: CustomStringConvertible {
     /// The URL with the password replaced by `***`, safe to log.
     public var description: String {
-        var text = "redis://"
+        var text = self.socketPath == nil ? "redis://" : "unix://"
         if self.username != nil || self.password != nil {
             text += "\(self.username ?? ""):***@"
         }
         text += self.address
-        if self.database != 0 { text += "/\(self.database)" }
+        if self.database != 0 { text += self.socketPath == nil ? "/\(self.database)" : "?db=\(self.database)" }
         return text
     }
 }

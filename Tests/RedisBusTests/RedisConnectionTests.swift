@@ -153,6 +153,37 @@ struct RedisConnectionTests {
         await admin.close()
     }
 
+    @Test("over a Unix domain socket, with AUTH and SELECT; a missing socket fails with its path")
+    func unixSocket() async throws {
+        let redis = try await TestRedis.start(unixSocket: true)
+        defer { redis.stop() }
+        let socketPath = try #require(redis.socketPath)
+        let admin = try await RedisConnection.connect(to: redis.redisURL)
+        try await admin.send(["CONFIG", "SET", "requirepass", "s3cret"])
+
+        let connection = try await RedisConnection.connect(to: try RedisURL("unix://:s3cret@\(socketPath)?db=2"))
+        try await connection.set("over-unix", to: "yes")
+        // The server saw this client on the socket, not on TCP.
+        let info = try await connection.send(["CLIENT", "INFO"]).string ?? ""
+        #expect(info.contains("addr=\(socketPath)"), "\(info)")
+        #expect(try await admin.send(["SELECT", 2]) == .simpleString("OK"))
+        #expect(try await admin.getString("over-unix") == "yes")
+        await connection.close()
+        await admin.close()
+
+        let missing = "\(redis.directory)/absent.sock"
+        do {
+            _ = try await RedisConnection.connect(to: RedisURL(socketPath: missing))
+            Issue.record("connect should fail")
+        } catch let error as RedisError {
+            guard case .connectionRefused(let address, _) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(address == missing)
+        }
+    }
+
     @Test("connecting where nothing listens fails with the address")
     func connectionRefused() async throws {
         let port = try FreePort.tcp()

@@ -48,6 +48,24 @@ struct RedisURLTests {
         #expect(url.host == "localhost")
     }
 
+    @Test("a Unix domain socket: path, optional password and ?db=N")
+    func unixSocket() throws {
+        let plain = try RedisURL("unix:///run/redis/redis.sock")
+        #expect(plain.socketPath == "/run/redis/redis.sock")
+        #expect(plain.address == "/run/redis/redis.sock")
+        #expect(plain.database == 0)
+        #expect(plain.password == nil)
+        #expect(plain.description == "unix:///run/redis/redis.sock")
+
+        let full = try RedisURL("UNIX://iots:p%40ss@/tmp/r.sock?db=3")
+        #expect(full.socketPath == "/tmp/r.sock")
+        #expect(full.username == "iots")
+        #expect(full.password == "p@ss")
+        #expect(full.database == 3)
+        #expect(full.description == "unix://iots:***@/tmp/r.sock?db=3")
+        #expect(try RedisURL("redis://h:1").socketPath == nil)
+    }
+
     @Test("description hides the password")
     func descriptionRedacts() throws {
         let url = try RedisURL("redis://user:hunter2@h:1/3")
@@ -73,6 +91,13 @@ struct RedisURLTests {
             ("redis://:@localhost", "empty password"),
             ("redis://:p%zz@localhost", "percent-encoding"),
             ("redis://localhost?db=1", "query"),
+            ("unix://", "missing socket path"),
+            ("unix:///", "missing socket path"),
+            ("unix://localhost/tmp/r.sock", "has no host"),
+            ("unix:///tmp/r.sock?timeout=1", "'?db=N'"),
+            ("unix:///tmp/r.sock?db=-1", "'?db=N'"),
+            ("unix://user@/tmp/r.sock", "without a password"),
+            ("unix://:@/tmp/r.sock", "empty password"),
         ]
     )
     func badURL(text: String, expectedReason: String) throws {

@@ -45,15 +45,18 @@ public final class TestRedis: @unchecked Sendable {
     public let redisURL: RedisURL
     /// The server's working directory (log file, snapshot); removed by ``stop()``.
     public let directory: String
+    /// The Unix domain socket the server also listens on, when started with `unixSocket`.
+    public let socketPath: String?
 
     private let lock = NSLock()
     private var process: Process?
 
-    private init(port: Int, directory: String, process: Process) {
+    private init(port: Int, directory: String, socketPath: String?, process: Process) {
         self.port = port
         self.url = "redis://127.0.0.1:\(port)"
         self.redisURL = RedisURL(host: "127.0.0.1", port: port)
         self.directory = directory
+        self.socketPath = socketPath
         self.process = process
     }
 
@@ -64,17 +67,19 @@ public final class TestRedis: @unchecked Sendable {
     /// Starts a server on a free port and waits until it answers `PING`.
     ///
     /// Retries on another port if the chosen one was taken in the meantime.
+    /// - Parameter unixSocket: also listen on `<directory>/redis.sock` (``socketPath``).
     /// - Throws: ``StartError`` when `redis-server` cannot be started or never answers.
-    public static func start() async throws -> TestRedis {
+    public static func start(unixSocket: Bool = false) async throws -> TestRedis {
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try FreePort.tcp()
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("test-redis-\(port)-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let socketPath = unixSocket ? "\(directory)/redis.sock" : nil
             do {
-                let process = try await self.launch(port: port, directory: directory)
-                return TestRedis(port: port, directory: directory, process: process)
+                let process = try await self.launch(port: port, directory: directory, socketPath: socketPath)
+                return TestRedis(port: port, directory: directory, socketPath: socketPath, process: process)
             } catch {
                 lastError = error
                 try? FileManager.default.removeItem(atPath: directory)
@@ -116,7 +121,7 @@ public final class TestRedis: @unchecked Sendable {
     /// directory holds, and waits until it answers.
     public func resume() async throws {
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
-        let process = try await Self.launch(port: self.port, directory: self.directory)
+        let process = try await Self.launch(port: self.port, directory: self.directory, socketPath: self.socketPath)
         self.lock.withLock { self.process = process }
     }
 
@@ -141,7 +146,7 @@ public final class TestRedis: @unchecked Sendable {
         }
     }
 
-    private static func launch(port: Int, directory: String) async throws -> Process {
+    private static func launch(port: Int, directory: String, socketPath: String?) async throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: self.executable)
         process.arguments = [
@@ -153,7 +158,7 @@ public final class TestRedis: @unchecked Sendable {
             "--dbfilename", "dump.rdb",
             "--logfile", "\(directory)/redis.log",
             "--daemonize", "no",
-        ]
+        ] + (socketPath.map { ["--unixsocket", $0, "--unixsocketperm", "700"] } ?? [])
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -28,7 +28,8 @@ seconds=10
 [ $quick -eq 1 ] && seconds=3
 
 redis_port=$(port); tcp_port=$(port); tls_port=$(port); udp_port=$(port); http_port=$(port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
+redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$work/redis.sock" --unixsocketperm 700 \
+    --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
 pids+=($!)
 for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis="redis://127.0.0.1:$redis_port"
@@ -171,6 +172,18 @@ sleep 2
 five_sessions=95000
 [ $quick -eq 1 ] && five_sessions=10000
 run "sessions held by five gateways together" sessions --port "$ports" --sessions $five_sessions --workers 7 --hold 5 --gateway-pid "$gateway_pids" --redis "$redis"
+settle
+# The round trips again with router, gateway and http-api reaching Redis over its Unix socket
+# (Redis.URL unix://…, for a Redis on the same host) instead of loopback TCP.
+for name in router tcp-gateway http-api; do var="pid_${name//-/_}"; kill "${!var}"; done
+for name in router tcp-gateway http-api; do var="pid_${name//-/_}"; wait "${!var}" || true; done
+unix_redis="unix://$work/redis.sock"
+start router IOTS_REDIS_URL="$unix_redis"
+start tcp-gateway IOTS_INSTANCE_ID=gw-plain IOTS_REDIS_URL="$unix_redis"
+start http-api IOTS_REDIS_URL="$unix_redis"
+for service in router tcp-gateway http-api; do wait_ready "${admin[$service]}"; done
+run "central TCP → device RTT, closed loop C=256, Redis over its Unix socket" rtt-tcp --port "$tcp_port" --devices 64 --concurrency 256 --seconds $seconds --client raw --redis "$redis"
+run "HTTP API → device RTT, 32 callers, Redis over its Unix socket" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 32 --seconds $seconds --client raw
 echo
 echo "results: $results"
 python3 - "$results" <<'PY'

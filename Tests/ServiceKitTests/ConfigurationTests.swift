@@ -120,7 +120,8 @@ struct ConfigurationTests {
             (#"{"Groups": {"ThisNameIsLongerThan16": {}}}"#, "Groups", "group names of 1 to 16 UTF-8 bytes"),
             (#"{"UDPServer": {"DatagramMaxSize": 5}}"#, "UDPServer.DatagramMaxSize", "an integer 11–65507"),
             (#"{"HTTPServer": {"SSLKeyFilename": "k.pem"}}"#, "HTTPServer.SSLCrtFilename", "a file name, since the other TLS file is set"),
-            (#"{"Redis": {"URL": "http://x"}}"#, "Redis.URL", "redis://[:password@]host:port[/db]"),
+            (#"{"Redis": {"URL": "http://x"}}"#, "Redis.URL", RedisConfiguration.urlForms),
+            (#"{"Redis": {"URL": "redis://:pw@h:99999"}}"#, "Redis.URL", RedisConfiguration.urlForms),
             (#"{"Admin": {"Ports": {"routr": 1}}}"#, "Admin.Ports.routr", "a service name (router, tcp-gateway, udp-telemetry, http-api, webhook-dispatcher, remote-sync)"),
             (#"{"Log": {"Level": "loud"}}"#, "Log.Level", "one of trace, debug, info, notice, warning, error, critical"),
             (#"{"TCPServer": 5}"#, "TCPServer", "a JSON object"),
@@ -131,6 +132,18 @@ struct ConfigurationTests {
         #expect(error.key == key)
         #expect(error.expected == expected)
         #expect(error.description.contains("key \"\(key)\""))
+    }
+
+    @Test("Redis.URL takes a unix socket URL; a bad URL is refused with the reason and without its password")
+    func redisURLForms() throws {
+        let path = try writeConfiguration(#"{"Redis": {"URL": "unix:///run/redis/redis.sock?db=1"}}"#)
+        #expect(try ConcentratorConfiguration.load(path: path, environment: [:]).configuration.redis.url == "unix:///run/redis/redis.sock?db=1")
+        let fromEnvironment = try ConcentratorConfiguration.load(path: path, environment: ["IOTS_REDIS_URL": "unix://:pw@/tmp/r.sock"])
+        #expect(fromEnvironment.configuration.redis.url == "unix://:pw@/tmp/r.sock")
+
+        let error = try #require(try loadError(#"{"Redis": {"URL": "redis://:hunter2@cache:99999"}}"#))
+        #expect(error.description.contains("port '99999'"), "\(error)")
+        #expect(!error.description.contains("hunter2"), "\(error)")
     }
 
     @Test("a file that is not JSON, or missing, is named with the reason")
@@ -187,7 +200,8 @@ struct ConfigurationTests {
         "a bad environment value names the variable",
         arguments: [
             ("IOTS_ADMIN_PORT", "0", "an integer 1–65535"),
-            ("IOTS_REDIS_URL", "localhost:6379", "redis://[:password@]host:port[/db]"),
+            ("IOTS_REDIS_URL", "localhost:6379", RedisConfiguration.urlForms),
+            ("IOTS_REDIS_URL", "unix://", RedisConfiguration.urlForms),
             ("IOTS_CENTRAL_AUTHKEY", "abc", "32 hexadecimal digits"),
             ("IOTS_INSTANCE_ID", "a b", "letters, digits, '-', '_' or '.'"),
             ("IOTS_LOG_LEVEL", "verbose", "one of trace, debug, info, notice, warning, error, critical"),

@@ -33,9 +33,8 @@ extension ConcentratorConfiguration {
             return port
         }
         if let url = value("IOTS_REDIS_URL") {
-            guard url.hasPrefix("redis://") else {
-                throw ConfigurationError(
-                    source: "environment", key: "IOTS_REDIS_URL", expected: "redis://[:password@]host:port[/db]", found: "\"\(url)\"")
+            if let problem = RedisConfiguration.problem(with: url) {
+                throw ConfigurationError(source: "environment", key: "IOTS_REDIS_URL", expected: RedisConfiguration.urlForms, found: problem)
             }
             self.redis.url = url
         }

@@ -1,6 +1,6 @@
 /// Where a Redis server is and how to log in: `redis://[[user]:password@]host[:port][/db]`
 /// over TCP, or `unix://[[user]:password@]/path/to/redis.sock[?db=N]` over a Unix domain
-/// socket (a Redis on the same host: each command costs the kernel less than loopback TCP).
+/// socket (a Redis on the same host).
 ///
 /// Accepted forms: `redis://host` (port 6379, database 0), `redis://host:6380/2`,
 /// `redis://:secret@host`, `redis://user:secret@host:6379/0`, `redis://[::1]:6379`,

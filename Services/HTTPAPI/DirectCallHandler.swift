@@ -130,7 +130,10 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch (self.inbound, part) {
         case (.idle, .head(let head)):
             if let length = self.directContentLength(head) {
-                self.inbound = .collecting(head, since: .now, body: context.channel.allocator.buffer(capacity: length))
+                // Sized for the announced body, up to a few KiB: a client announcing the
+                // maximum and sending nothing does not hold that much memory.
+                let capacity = min(length, 4096)
+                self.inbound = .collecting(head, since: .now, body: context.channel.allocator.buffer(capacity: capacity))
             } else {
                 self.pass(part, context: context)
             }

@@ -23,10 +23,10 @@ import NIOHTTPTypes
 ///
 /// HTTP/1.1 keeps responses in request order: while a request is with Hummingbird no call is
 /// taken here (it follows it to Hummingbird), and while a call is in flight the parts that
-/// arrive next are held (and, once some are, the channel's reads) until it is answered. A graceful shutdown
-/// (`ChannelShouldQuiesceEvent`) is held back from Hummingbird's connection state handler
-/// while a call is in progress, so the call is answered before the connection closes. HTTP/2
-/// streams (one request each) always go to Hummingbird.
+/// arrive next are held (and, once some are, the channel's reads) until it is answered. A
+/// graceful shutdown (`ChannelShouldQuiesceEvent`) is held back from Hummingbird's connection
+/// state handler while a call is in progress, so the call is answered before the connection
+/// closes. HTTP/2 streams (one request each) always go to Hummingbird.
 final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart

@@ -9,8 +9,9 @@ import Synchronization
 /// (``ReplyStreamReader``), which resumes the waiting HTTP handlers from there directly, and
 /// a call costs no task beyond its own. A waiter is a closure, so an async handler
 /// (``wait(for:until:send:)``) and a channel handler answering on its event loop
-/// (``register(_:until:send:resume:)``, see ``DirectCallHandler``) wait the same way. Deadlines are enforced by ``run()``, which expires the
-/// calls past theirs every 50 ms (a timer task per call cost more than the call's routing).
+/// (``register(_:until:send:resume:)``, see ``DirectCallHandler``) wait the same way.
+/// Deadlines are enforced by ``run()``, which expires the calls past theirs every 50 ms (a
+/// timer task per call cost more than the call's routing).
 ///
 /// Shutdown: started before the server, so it stops after it; calls still waiting then are
 /// answered as expired.

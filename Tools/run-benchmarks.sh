@@ -19,8 +19,15 @@ port() { "$here/deploy/local/free-port.sh"; }
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    sleep 1
+    # Services drain on SIGTERM (gateways close their sessions first): give them 10 s.
+    for _ in $(seq 1 100); do
+        alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid")" != Z ] && alive=1; done
+        [ $alive -eq 0 ] && break
+        sleep 0.1
+    done
     for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT

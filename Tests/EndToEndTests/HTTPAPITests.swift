@@ -370,7 +370,7 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
-    @Test("HTTPS with a self-signed certificate, HTTP/2 negotiated by ALPN")
+    @Test("HTTPS with a self-signed certificate, HTTP/2 negotiated by ALPN, HTTP/1.1 for clients that ask for it")
     func https() async throws {
         let certificate = try TestCertificate.makeSelfSigned()
         let harness = try await HTTPAPIHarness.start(
@@ -398,6 +398,26 @@ struct HTTPAPITests {
             let again = try await client.execute(request, timeout: .seconds(10))
             #expect(again.status.code == 200)
             _ = try await again.body.collect(upTo: 1 << 20)
+
+            // A central that speaks HTTP/1.1 over TLS gets the same answers (its calls are
+            // answered on the connection's event loop, its refusals by the responder).
+            var http1Configuration = HTTPClient.Configuration(certificateVerification: .none)
+            http1Configuration.httpVersion = .http1Only
+            let http1Client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http1Configuration)
+            do {
+                let overHTTP1 = try await http1Client.execute(request, timeout: .seconds(10))
+                #expect(overHTTP1.version == .http1_1)
+                #expect(overHTTP1.status.code == 200)
+                #expect(String(buffer: try await overHTTP1.body.collect(upTo: 1 << 20)) == #"{"Code":160,"Payload":[],"Format":"BINARY"}"#)
+                var unauthorized = request
+                unauthorized.headers.replaceOrAdd(name: "Authorization", value: "Bearer 00")
+                let refusedOverHTTP1 = try await http1Client.execute(unauthorized, timeout: .seconds(10))
+                #expect(refusedOverHTTP1.status.code == 401)
+                _ = try await refusedOverHTTP1.body.collect(upTo: 1 << 20)
+            } catch {
+                Issue.record("HTTP/1.1 over TLS: \(error)")
+            }
+            try? await http1Client.shutdown()
 
             let plain = try? await HTTPClient.shared.execute(
                 HTTPClientRequest(url: "http://127.0.0.1:\(harness.stack.httpPort)/health"), timeout: .seconds(3))

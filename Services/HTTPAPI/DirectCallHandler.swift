@@ -24,9 +24,10 @@ import NIOHTTPTypes
 /// HTTP/1.1 keeps responses in request order: while a request is with Hummingbird no call is
 /// taken here (it follows it to Hummingbird), and while a call is in flight the parts that
 /// arrive next are held (and, once some are, the channel's reads) until it is answered. A
-/// graceful shutdown (`ChannelShouldQuiesceEvent`) is held back from Hummingbird's connection
-/// state handler while a call is in progress, so the call is answered before the connection
-/// closes. HTTP/2 streams (one request each) always go to Hummingbird.
+/// graceful shutdown (`ChannelShouldQuiesceEvent`) and the end of the client's input (a client
+/// that shuts down its sending side after the request) are held back from Hummingbird while a
+/// call is in progress, so the call is answered before Hummingbird, which takes the connection
+/// for idle, closes it. HTTP/2 streams (one request each) always go to Hummingbird.
 final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -55,6 +56,7 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var responsesOwedByResponder = 0
     private var readHeld = false
     private var quiesceHeld = false
+    private var inputClosedHeld = false
     private var quiescing = false
     private var isHTTP2Stream = false
     /// Parts were passed on since the last `channelReadComplete`: Hummingbird's async channel
@@ -90,16 +92,18 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is ChannelShouldQuiesceEvent else {
-            context.fireUserInboundEventTriggered(event)
+        if event is ChannelShouldQuiesceEvent {
+            self.quiescing = true
+            if self.callInProgress {
+                self.quiesceHeld = true
+                return
+            }
+        } else if case .inputClosed? = event as? ChannelEvent, self.callInProgress || !self.held.isEmpty {
+            // After the parts still held, so Hummingbird sees them before the end of input.
+            self.inputClosedHeld = true
             return
         }
-        self.quiescing = true
-        if self.callInProgress {
-            self.quiesceHeld = true
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -152,7 +156,7 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     self.pass(.body(body), context: context)
                 }
                 self.pass(.end(trailers), context: context)
-                self.releaseQuiesceIfIdle(context: context)
+                self.releaseHeldEventsIfIdle(context: context)
             }
         default:
             // A request for Hummingbird, or parts out of order, which its handler reports.
@@ -238,13 +242,20 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.readHeld = false
             context.read()
         }
-        self.releaseQuiesceIfIdle(context: context)
+        self.releaseHeldEventsIfIdle(context: context)
     }
 
-    /// Hands a held graceful-shutdown event on once no call is in progress here.
-    private func releaseQuiesceIfIdle(context: ChannelHandlerContext) {
-        guard self.quiesceHeld, !self.callInProgress else { return }
-        self.quiesceHeld = false
-        context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+    /// Hands held events on once no call is in progress here: the end of input, then a
+    /// graceful shutdown.
+    private func releaseHeldEventsIfIdle(context: ChannelHandlerContext) {
+        guard !self.callInProgress else { return }
+        if self.inputClosedHeld {
+            self.inputClosedHeld = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+        if self.quiesceHeld {
+            self.quiesceHeld = false
+            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
     }
 }

@@ -300,6 +300,20 @@ struct HTTPAPITests {
             #expect(try await post("Bearer 00").statusLine.hasPrefix("HTTP/1.1 401"))
             #expect(await kept.waitForClose(timeout: .seconds(3)))
             await kept.close()
+
+            // A client that shuts down its sending side after the request (end of input while
+            // the call waits) still gets the answer, then the server closes.
+            let halfClosed = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+            try await halfClosed.send(
+                Array(
+                    ("POST /request HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestStack.centralKeyHex)\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: \(call.utf8.count)\r\n\r\n\(call)").utf8))
+            try await halfClosed.closeOutput()
+            let (halfStatus, _, halfBody) = try await Self.readResponse(halfClosed)
+            #expect(halfStatus.hasPrefix("HTTP/1.1 200"), "\(halfStatus)")
+            #expect(halfBody == #"{"Code":160,"Payload":[],"Format":"BINARY"}"#)
+            #expect(await halfClosed.waitForClose(timeout: .seconds(3)))
+            await halfClosed.close()
         } catch {
             Issue.record("\(error)\n\(harness.output)")
         }

@@ -222,6 +222,12 @@ extension TestElement {
             await TestElement.waitForClose(self.channel, timeout: timeout)
         }
 
+        /// Shuts down the sending side only (`shutdown(SHUT_WR)`): the server reads end of
+        /// input, and what it still sends can be read.
+        public func closeOutput() async throws {
+            try await self.channel.close(mode: .output)
+        }
+
         /// Disconnects abruptly.
         public func close() async {
             try? await self.channel.close()

@@ -222,7 +222,7 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let head = HTTPResponse(
             status: .ok,
             headerFields: [
-                .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes),
+                .contentType: Response.jsonContentType, .contentLength: String(body.readableBytes),
                 .date: self.dateHeader.now, .server: self.serverName,
             ])
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)

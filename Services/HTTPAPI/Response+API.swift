@@ -2,10 +2,13 @@ import Hummingbird
 import IoTSocket
 
 extension Response {
+    /// The `Content-Type` of every JSON answer, whichever path wrote it (``DirectCallHandler``).
+    static let jsonContentType = "application/json; charset=utf-8"
+
     /// A JSON response (`application/json; charset=utf-8`) holding `value` serialized compactly.
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers
-        fields[.contentType] = "application/json; charset=utf-8"
+        fields[.contentType] = Self.jsonContentType
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: value.serialized())))
     }
 

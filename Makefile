@@ -24,7 +24,8 @@ help:
 	@echo "make test-compose   podman: release build, images, scaled stack behind the edge, smoke test, down"
 	@echo "make compose-up     podman: images + the scaled stack on ports 50505/tcp+udp, 8080 ('make compose-down')"
 	@echo "make images         podman: the service image and the edge image from host-built binaries"
-	@echo "make bench   release build and the benchmark suite (see BENCHMARKS.md)"
+	@echo "make bench   release build and the benchmark suite, Redis with AOF as deployed (see BENCHMARKS.md;"
+	@echo "             BENCH_REDIS_AOF=no: without persistence)"
 	@echo "variables:   CONFIG=$(CONFIG) BUILD=$(BUILD)"
 
 packages:

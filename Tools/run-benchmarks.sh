@@ -35,8 +35,14 @@ seconds=10
 [ $quick -eq 1 ] && seconds=3
 
 redis_port=$(port); tcp_port=$(port); tls_port=$(port); udp_port=$(port); http_port=$(port)
+# Redis persists as in every deployment shipped here (compose.yaml, deploy/k8s, make run): AOF,
+# fsync every second. It costs Redis CPU on every write; BENCH_REDIS_AOF=no runs the whole suite
+# without persistence, and a few rows near the end repeat without it to compare.
+redis_aof=${BENCH_REDIS_AOF:-yes}
+case $redis_aof in yes | no) ;; *) echo "BENCH_REDIS_AOF must be yes or no, not '$redis_aof'" >&2; exit 2 ;; esac
 redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$work/redis.sock" --unixsocketperm 700 \
-    --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
+    --save '' --appendonly "$redis_aof" --appendfsync everysec --dir "$work" --logfile "$work/redis.log" &
+aof_now=$redis_aof
 pids+=($!)
 for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis="redis://127.0.0.1:$redis_port"
@@ -107,7 +113,7 @@ run() { # title, then the iotsocket-bench arguments
     local title=$1; shift
     echo "== $title"
     local started=$SECONDS
-    "$bin/iotsocket-bench" "$@" 2>>"$out/stderr.log" | tee -a "$out/last.txt" | grep '^{' | sed "s|^{|{\"title\":\"$title\",|" >>"$results" || echo "   (failed: see $out/stderr.log)"
+    "$bin/iotsocket-bench" "$@" 2>>"$out/stderr.log" | tee -a "$out/last.txt" | grep '^{' | sed "s|^{|{\"title\":\"$title\",\"redis_aof\":\"$aof_now\",|" >>"$results" || echo "   (failed: see $out/stderr.log)"
     tail -2 "$out/last.txt" | head -1
     echo "   ($((SECONDS - started)) s)"
 }
@@ -180,6 +186,29 @@ five_sessions=95000
 [ $quick -eq 1 ] && five_sessions=10000
 run "sessions held by five gateways together" sessions --port "$ports" --sessions $five_sessions --workers 7 --hold 5 --gateway-pid "$gateway_pids" --redis "$redis"
 settle
+# What persistence costs: the busiest rows again with Redis' AOF switched off (CONFIG SET takes
+# effect at once), then on again as deployed for the rows after.
+aof_rewrite_done() {
+    for _ in $(seq 1 600); do
+        redis-cli -p "$redis_port" INFO persistence | grep -Eq '^aof_rewrite(_in_progress|_scheduled):1' || return 0
+        sleep 0.1
+    done
+}
+if [ "$redis_aof" = yes ]; then
+    redis-cli -p "$redis_port" CONFIG SET appendonly no >/dev/null
+    aof_now=no
+    run "logins, plain, raw-socket client, no telemetry tokens, Redis without AOF" sessions --port "$tcp_port" --sessions $sessions --hold 1 --client raw --group Plain --redis "$redis"
+    settle
+    run "central TCP → device RTT, closed loop C=256, Redis without AOF" rtt-tcp --port "$tcp_port" --devices 64 --concurrency 256 --seconds $seconds --client raw --redis "$redis"
+    run "HTTP API → device RTT, 32 callers, Redis without AOF" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 32 --seconds $seconds --client raw
+    kill -STOP "$pid_router"
+    run "UDP ingest at 200000/s (router paused), Redis without AOF" udp-ingest --redis "$redis" --port "$udp_port" --metrics "$udp_metrics" --devices 1000 --batch 256 --rate 200000 --seconds $seconds
+    kill -CONT "$pid_router"
+    for _ in $(seq 1 120); do [ "$(backlog iots:telemetry)" = "0" ] && break; sleep 0.5; done
+    redis-cli -p "$redis_port" CONFIG SET appendonly yes >/dev/null
+    aof_rewrite_done
+    aof_now=yes
+fi
 # The round trips again with router, gateway and http-api reaching Redis over its Unix socket
 # (Redis.URL unix://…, for a Redis on the same host) instead of loopback TCP.
 for name in router tcp-gateway http-api; do var="pid_${name//-/_}"; kill "${!var}"; done
@@ -192,6 +221,7 @@ for service in router tcp-gateway http-api; do wait_ready "${admin[$service]}"; 
 run "central TCP → device RTT, closed loop C=256, Redis over its Unix socket" rtt-tcp --port "$tcp_port" --devices 64 --concurrency 256 --seconds $seconds --client raw --redis "$redis"
 run "HTTP API → device RTT, 32 callers, Redis over its Unix socket" rtt-http --url "http://127.0.0.1:$http_port" --gateway-port "$tcp_port" --devices 32 --callers 32 --seconds $seconds --client raw
 echo
+echo "Redis AOF (appendfsync everysec): $redis_aof"
 echo "results: $results"
 python3 - "$results" <<'PY'
 import json, sys

@@ -474,6 +474,29 @@ struct GatewayHandshakeTests {
         #expect(try await gateway.redis.zscore(gateway.keys.gateways, member: .string(gateway.instanceID)) == nil)
         #expect(try await gateway.redis.exists(gateway.keys.gatewayStream(gateway.instanceID)) == false)
     }
+
+    @Test("SIGTERM with a TLS device that no longer reads (a dead cellular link): the gateway does not wait 5 s for its close_notify")
+    func sigtermWithSilentTLSPeer() async throws {
+        let certificate = try TestCertificate.makeSelfSigned()
+        let gateway = try await GatewayUnderTest.start(tcpServer: [
+            "SSLCrtFilename": certificate.certificatePath, "SSLKeyFilename": certificate.keyPath,
+        ])
+        defer { gateway.stop() }
+        let device = try await gateway.connect(tls: true)
+        defer { Task { await device.close() } }
+        _ = try await gateway.openEntry(for: Self.deviceUID)
+        // The device answers nothing from now on, TLS close_notify included, and keeps its socket.
+        try await device.stopReading()
+
+        let started = ContinuousClock.now
+        let status = await gateway.process.stop(timeout: .seconds(15))
+        let took = ContinuousClock.now - started
+        #expect(status == 0, "output:\n\(gateway.process.output)")
+        // swift-nio-ssl waits 5 s by default for the peer's close_notify before closing the
+        // socket; the gateway waits 1 s (TLSServerFiles), so its drain ends well before.
+        #expect(took < .seconds(4), "drain took \(took)")
+        #expect(try await gateway.closeEntry(for: Self.deviceUID).code == .freeingResources)
+    }
 }
 
 extension Transmission {

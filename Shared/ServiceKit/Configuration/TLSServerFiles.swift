@@ -1,3 +1,4 @@
+import NIOCore
 import NIOSSL
 
 /// The server certificate chain and private key a configuration section names with
@@ -26,6 +27,15 @@ public enum TLSServerFiles {
         } catch {
             throw StartupError(key: "\(section).SSLKeyFilename", file: keyFile, problem: "cannot load a PEM private key: \(error)")
         }
-        return TLSConfiguration.makeServerConfiguration(certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.shutdownTimeout = Self.shutdownTimeout
+        return configuration
     }
+
+    /// How long a closing connection waits for the peer's TLS `close_notify` before its socket
+    /// is closed anyway (swift-nio-ssl's default is 5 s). Everything meant for the peer has been
+    /// sent by then; a device whose cellular link died, or a client that stopped reading, never
+    /// answers, and would otherwise hold the socket, and a draining gateway or http-api, that long.
+    public static let shutdownTimeout = TimeAmount.seconds(1)
 }

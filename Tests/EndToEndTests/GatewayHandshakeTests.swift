@@ -46,10 +46,7 @@ struct GatewayHandshakeTests {
 
     @Test("TLS login with a self-signed certificate, then ping → pong over TLS")
     func tlsLogin() async throws {
-        let certificate = try TestCertificate.makeSelfSigned()
-        let gateway = try await GatewayUnderTest.start(tcpServer: [
-            "SSLCrtFilename": certificate.certificatePath, "SSLKeyFilename": certificate.keyPath,
-        ])
+        let gateway = try await GatewayUnderTest.startWithTLS()
         defer { gateway.stop() }
         let device = try await gateway.connect(tls: true)
         defer { Task { await device.close() } }
@@ -477,10 +474,7 @@ struct GatewayHandshakeTests {
 
     @Test("SIGTERM with a TLS device that no longer reads (a dead cellular link): the gateway does not wait 5 s for its close_notify")
     func sigtermWithSilentTLSPeer() async throws {
-        let certificate = try TestCertificate.makeSelfSigned()
-        let gateway = try await GatewayUnderTest.start(tcpServer: [
-            "SSLCrtFilename": certificate.certificatePath, "SSLKeyFilename": certificate.keyPath,
-        ])
+        let gateway = try await GatewayUnderTest.startWithTLS()
         defer { gateway.stop() }
         let device = try await gateway.connect(tls: true)
         defer { Task { await device.close() } }
@@ -518,6 +512,12 @@ private struct GatewayUnderTest {
     let keys: KeySpace
     let instanceID: String
     let tcpPort: Int
+
+    /// A gateway with a fresh self-signed certificate, so devices may ask for TLS.
+    static func startWithTLS() async throws -> GatewayUnderTest {
+        let certificate = try TestCertificate.makeSelfSigned()
+        return try await Self.start(tcpServer: ["SSLCrtFilename": certificate.certificatePath, "SSLKeyFilename": certificate.keyPath])
+    }
 
     /// - Parameter tcpServer: `TCPServer` keys over the test defaults (SlotsSize 128; the
     ///   handshake deadline is the product's 10 s, which a login on a loaded CI machine has

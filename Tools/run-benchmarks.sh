@@ -42,8 +42,8 @@ redis_aof=${BENCH_REDIS_AOF:-yes}
 case $redis_aof in yes | no) ;; *) echo "BENCH_REDIS_AOF must be yes or no, not '$redis_aof'" >&2; exit 2 ;; esac
 redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$work/redis.sock" --unixsocketperm 700 \
     --save '' --appendonly "$redis_aof" --appendfsync everysec --dir "$work" --logfile "$work/redis.log" &
-aof_now=$redis_aof
 pids+=($!)
+aof_now=$redis_aof  # what the rows measured now run against (each results line says)
 for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis="redis://127.0.0.1:$redis_port"
 # The TLS gateway's key: ECDSA P-256 (what README recommends); BENCH_TLS_KEY=rsa for RSA-2048.
@@ -188,9 +188,11 @@ run "sessions held by five gateways together" sessions --port "$ports" --session
 settle
 # What persistence costs: the busiest rows again with Redis' AOF switched off (CONFIG SET takes
 # effect at once), then on again as deployed for the rows after.
-aof_rewrite_done() {
+aof_rewrite_done() { # waits (at most a minute) for the rewrite that switching the AOF on starts
+    local info
     for _ in $(seq 1 600); do
-        redis-cli -p "$redis_port" INFO persistence | grep -Eq '^aof_rewrite(_in_progress|_scheduled):1' || return 0
+        info=$(redis-cli -p "$redis_port" INFO persistence)
+        grep -Eq '^aof_rewrite(_in_progress|_scheduled):1' <<<"$info" || return 0
         sleep 0.1
     done
 }

@@ -4,6 +4,7 @@ import IoTSocket
 import Messaging
 import NIOCore
 import RedisBus
+import Synchronization
 import Testing
 import TestSupport
 
@@ -443,6 +444,44 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
+    @Test("SIGTERM with an HTTPS client that stopped reading: http-api does not wait 5 s for its close_notify")
+    func sigtermWithSilentHTTPSClient() async throws {
+        let certificate = try TestCertificate.makeSelfSigned()
+        let harness = try await HTTPAPIHarness.start(
+            http: ["SSLCrtFilename": certificate.certificatePath, "SSLKeyFilename": certificate.keyPath], withGateway: false)
+        // A real TLS client (openssl s_client) that completes its handshake and one keep-alive
+        // request, then is frozen: it answers nothing more and keeps its socket open.
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        client.arguments = ["openssl", "s_client", "-quiet", "-connect", "127.0.0.1:\(harness.stack.httpPort)", "-alpn", "http/1.1"]
+        let input = Pipe()
+        let output = PipeCollector()
+        client.standardInput = input
+        client.standardOutput = output.pipe
+        client.standardError = FileHandle.nullDevice
+        do {
+            try client.run()
+            defer {
+                Foundation.kill(client.processIdentifier, SIGCONT)
+                client.terminate()
+            }
+            input.fileHandleForWriting.write(Data("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+            #expect(await output.waitFor("HTTP/1.1 200", timeout: .seconds(10)), "s_client printed: \(output.text)")
+            Foundation.kill(client.processIdentifier, SIGSTOP)
+
+            let api = harness.processes[harness.processes.count - 1]
+            let started = ContinuousClock.now
+            let status = await api.stop(timeout: .seconds(15))
+            let took = ContinuousClock.now - started
+            #expect(status == 0, "output:\n\(api.output)")
+            // swift-nio-ssl waits 5 s by default for the peer's close_notify; http-api waits 1 s.
+            #expect(took < .seconds(4), "shutdown took \(took)")
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("two http-api instances each get their own replies; SIGTERM lets a waiting call finish and deletes the stream")
     func twoInstances() async throws {
         let harness = try await HTTPAPIHarness.start()
@@ -821,5 +860,35 @@ final class HTTPAPIHarness: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestSupportError.timeout("session of \(uid) is not \(state)\n\(self.output)")
+    }
+}
+
+/// Collects what a child process writes to a pipe, to wait for a line of it.
+private final class PipeCollector: Sendable {
+    let pipe = Pipe()
+    private let collected = Mutex("")
+
+    init() {
+        self.pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            self?.collected.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+    }
+
+    /// Everything collected so far.
+    var text: String { self.collected.withLock { $0 } }
+
+    /// Whether `expected` appeared within `timeout`.
+    func waitFor(_ expected: String, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if self.text.contains(expected) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return self.text.contains(expected)
     }
 }

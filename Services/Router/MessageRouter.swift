@@ -63,7 +63,7 @@ struct MessageRouter: Sendable {
             .string(uid.hex), .string(address.gateway), .string(address.connection), .integer(now),
             .string(opened.remoteAddress), .string(opened.maxTransmissionLength.map(String.init) ?? ""), .string(keys.prefix),
             .integer(self.settings.streamMaxLength), .integer(self.settings.requestTimeoutMilliseconds),
-            .string(uid.isCentral ? "1" : "0"),
+            .string(uid.isCentral ? "1" : "0"), .string(opened.aclKeyFingerprint ?? ""),
         ]
         return [
             .script(
@@ -74,6 +74,13 @@ struct MessageRouter: Sendable {
                 ],
                 arguments: arguments
             ) { reply in
+                if reply.array?.first?.string == "stale" {
+                    self.metrics.sessionsRefusedStaleACL.increment()
+                    self.logger.warning(
+                        "login refused: the gateway checked it against an ACL key the ACL no longer holds (entry changed or removed since the gateway cached it); connection told to close",
+                        metadata: ["uid": "\(uid)", "gw": "\(address.gateway)", "conn": "\(address.connection)", "remote": "\(opened.remoteAddress)"])
+                    return [self.event(.authRefused, uid, gateway: address.gateway, now: now, detail: "ACL entry changed or removed")]
+                }
                 guard let items = reply.array, items.count == 7 else { return [] }
                 self.metrics.sessionsOpened.increment()
                 let replayed = items[2].int ?? 0

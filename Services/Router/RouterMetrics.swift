@@ -22,6 +22,8 @@ struct RouterMetrics: Sendable {
     let sessionsReplaced: Counter
     let sessionsKept: Counter
     let sessionsDropped: Counter
+    /// Logins a gateway accepted from a cached ACL record the ACL no longer held: closed.
+    let sessionsRefusedStaleACL: Counter
     let aclReplacements: Counter
     let aclSize: Gauge
     let batchDuration: Metrics.Timer
@@ -47,6 +49,7 @@ struct RouterMetrics: Sendable {
         self.sessionsReplaced = Counter(label: "iots_router_sessions_total", dimensions: [("event", "replaced")])
         self.sessionsKept = Counter(label: "iots_router_sessions_total", dimensions: [("event", "kept")])
         self.sessionsDropped = Counter(label: "iots_router_sessions_total", dimensions: [("event", "dropped")])
+        self.sessionsRefusedStaleACL = Counter(label: "iots_router_sessions_total", dimensions: [("event", "refused_stale_acl")])
         self.aclReplacements = Counter(label: "iots_router_acl_replacements_total")
         self.aclSize = Gauge(label: "iots_router_acl_entries")
         self.batchDuration = Metrics.Timer(label: "iots_router_batch_duration_seconds")

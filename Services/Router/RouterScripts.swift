@@ -209,13 +209,25 @@ enum RouterScripts {
     /// Replayed requests get their deadline from now. Held frames longer than the new
     /// connection's stated maximum are not written but returned (the router answers the
     /// requests among them 0xA0).
+    /// A login checked against an ACL key the ACL no longer holds (a gateway's cached copy of an
+    /// entry removed or re-keyed since) opens nothing: the connection is told to close (0x01)
+    /// and the script returns {'stale'}. The key is compared by its SHA-1 (`AuthKey.fingerprint`;
+    /// a record is the group's 16 bytes, then the key's), so no key travels on a stream.
     /// KEYS: session, held, kept, acl, deadlines, gateway sessions set, last seen.
     /// ARGV: uid hex, gw, conn, now ms, remote address, max ('' if unstated), prefix, streamMax,
-    /// request timeout ms, '1' when the element is the central.
+    /// request timeout ms, '1' when the element is the central, the fingerprint of the ACL key
+    /// the gateway used ('' when it sent none: the central, or an older gateway).
     /// Returns {replaced, resumed, replayed count, group wire bytes or '', old gw, old conn,
     /// frames too long to replay}.
     static let openSession = RedisScript(
         """
+        if ARGV[11] ~= '' then
+          local record = redis.call('HGET', KEYS[4], ARGV[1])
+          if not record or redis.sha1hex(string.sub(record, 17, 32)) ~= ARGV[11] then
+            redis.call('XADD', ARGV[7] .. 'gw:' .. ARGV[2], 'MAXLEN', '~', ARGV[8], '*', 'c', ARGV[3], 'x', 1)
+            return {'stale'}
+          end
+        end
         local old = redis.call('HMGET', KEYS[1], 'state', 'gw', 'conn')
         local replaced = 0
         if old[1] == 'online' and (old[2] ~= ARGV[2] or old[3] ~= ARGV[3]) then

@@ -8,6 +8,9 @@ final class GatewayMetrics: Sendable {
     /// Slots in use: connections past an accepted initiation (sessions and logins in progress).
     let slotsUsed = Gauge(label: "iots_gateway_slots_used")
     let loginsAccepted = Counter(label: "iots_gateway_logins_accepted_total")
+    /// Where an object's login found its ACL record: this gateway's cache or Redis.
+    let aclFromCache = Counter(label: "iots_gateway_acl_lookups_total", dimensions: [("source", "cache")])
+    let aclFromRedis = Counter(label: "iots_gateway_acl_lookups_total", dimensions: [("source", "redis")])
     private let loginsRefused: [LoginRefusal: Counter]
     /// Connections closed because a set-up step missed its deadline.
     let handshakeTimeouts = Counter(label: "iots_gateway_handshake_timeouts_total")

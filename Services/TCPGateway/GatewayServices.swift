@@ -25,7 +25,7 @@ struct GatewayServices {
         let publisher = StreamPublisher(group: group, redis: runtime.redis, metrics: metrics, logger: runtime.logger)
         let authenticator = Authenticator(
             redis: runtime.redis, keys: runtime.keys, centralKey: configuration.central.authKey, throttle: LoginThrottle(),
-            logger: runtime.logger)
+            cache: ACLCache(), metrics: metrics, logger: runtime.logger)
         let environment = try GatewayEnvironment(
             runtime: runtime, tlsContext: tlsContext, registry: registry, publisher: publisher, authenticator: authenticator,
             metrics: metrics)

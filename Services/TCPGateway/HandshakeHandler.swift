@@ -250,10 +250,10 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // The connection may have closed, timed out or been drained meanwhile.
         guard case .authenticating(let initiation, let uid) = self.state, let id = self.connectionID else { return }
         switch verdict {
-        case .accepted:
+        case .accepted(let aclKey):
             // `uid` is only nil for an unreadable answer, which is never accepted.
             guard let uid else { return self.end(context: context) }
-            self.handOver(uid: uid, initiation: initiation, connectionID: id, context: context)
+            self.handOver(uid: uid, initiation: initiation, aclKey: aclKey, connectionID: id, context: context)
         case .refused(let reason, let delay):
             self.state = .ending
             self.environment.metrics.loginRefused(reason)
@@ -279,7 +279,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func handOver(uid: UID, initiation: Initiation, connectionID: String, context: ChannelHandlerContext) {
+    private func handOver(uid: UID, initiation: Initiation, aclKey: AuthKey?, connectionID: String, context: ChannelHandlerContext) {
         self.state = .handedOver
         let server = self.environment.server
         let session = SessionHandler(
@@ -289,6 +289,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             address: RouterMessage.ConnectionAddress(uid: uid, gateway: self.environment.instanceID, connection: connectionID),
             statedMaxTransmissionLength: initiation.statedMaxTransmissionLength,
             remoteAddress: self.remoteAddress,
+            aclKeyFingerprint: aclKey?.fingerprint,
             maxTransmissionLength: uid.isCentral ? server.centralMaxTransmissionLength : server.maxTransmissionLength
         )
         self.environment.metrics.loginsAccepted.increment()

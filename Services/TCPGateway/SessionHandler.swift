@@ -34,6 +34,9 @@ final class SessionHandler: ChannelInboundHandler {
     /// The element's stated maximum transmission length; longer router frames are dropped.
     private let statedMaxTransmissionLength: Int?
     private let remoteAddress: String
+    /// The fingerprint of the ACL key the login was checked against (nil for the central):
+    /// sent with the session-opened event, then dropped.
+    private var aclKeyFingerprint: String?
     private var state = State.open
     /// The Close code the peer sent or the gateway sent; nil while none was.
     private var closeCode: CloseCode?
@@ -52,6 +55,7 @@ final class SessionHandler: ChannelInboundHandler {
         address: RouterMessage.ConnectionAddress,
         statedMaxTransmissionLength: Int?,
         remoteAddress: String,
+        aclKeyFingerprint: String?,
         maxTransmissionLength: Int
     ) {
         self.decoder = FrameDecoder(maxTransmissionLength: maxTransmissionLength)
@@ -61,6 +65,7 @@ final class SessionHandler: ChannelInboundHandler {
         self.address = address
         self.statedMaxTransmissionLength = statedMaxTransmissionLength
         self.remoteAddress = remoteAddress
+        self.aclKeyFingerprint = aclKeyFingerprint
     }
 
     // MARK: Channel events
@@ -68,7 +73,10 @@ final class SessionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.publish(
             .sessionOpened(
-                .init(address: self.address, maxTransmissionLength: self.statedMaxTransmissionLength, remoteAddress: self.remoteAddress)))
+                .init(
+                    address: self.address, maxTransmissionLength: self.statedMaxTransmissionLength, remoteAddress: self.remoteAddress,
+                    aclKeyFingerprint: self.aclKeyFingerprint)))
+        self.aclKeyFingerprint = nil
         self.environment.logger.info(
             "session opened",
             metadata: ["uid": "\(self.address.uid)", "conn": "\(self.address.connection)", "remote": "\(self.remoteAddress)"])
@@ -163,6 +171,9 @@ final class SessionHandler: ChannelInboundHandler {
             self.environment.metrics.framesOut.increment()
             context.write(self.wrapOutboundOut(bytes), promise: nil)
         case .close(let code):
+            // The router ends sessions that left the ACL, or logged in with a record it no
+            // longer holds: the next login of this element reads the ACL in Redis.
+            self.environment.authenticator.cache.evict(self.address.uid)
             self.sendCloseThenDisconnect(code, context: context)
         case .drain:
             self.sendCloseThenDisconnect(.freeingResources, context: context)

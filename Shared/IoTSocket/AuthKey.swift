@@ -1,3 +1,4 @@
+import Crypto
 import NIOCore
 
 /// A 16-byte authentication key: an object's (from the ACL) or the central's.
@@ -35,6 +36,16 @@ public struct AuthKey: Hashable, Sendable, CustomStringConvertible {
     public var hex: String { Hex.encode(self.raw.bytes) }
 
     public var description: String { "AuthKey(redacted)" }
+
+    /// The SHA-1 of the key's 16 bytes in lowercase hex: names a key without revealing it (what
+    /// a gateway sends with a session-opened event, compared by the router in Redis with
+    /// `redis.sha1hex`).
+    public var fingerprint: String {
+        Insecure.SHA1.hash(data: self.bytes).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
 
     /// Whether `other` is the same key, looking at all 16 bytes whatever the first difference,
     /// so the time taken tells a guesser nothing (`==` may stop at the first differing word).

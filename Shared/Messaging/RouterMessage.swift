@@ -43,11 +43,16 @@ public enum RouterMessage: Sendable, Equatable {
         public var maxTransmissionLength: Int?
         /// The peer's `host:port`, for operators.
         public var remoteAddress: String
+        /// `AuthKey.fingerprint` of the ACL key the gateway checked the login against (objects;
+        /// nil for the central, and from gateways older than this field). The router opens the
+        /// session only if the ACL still holds that key: a gateway's cached copy may be stale.
+        public var aclKeyFingerprint: String?
 
-        public init(address: ConnectionAddress, maxTransmissionLength: Int?, remoteAddress: String) {
+        public init(address: ConnectionAddress, maxTransmissionLength: Int?, remoteAddress: String, aclKeyFingerprint: String? = nil) {
             self.address = address
             self.maxTransmissionLength = maxTransmissionLength
             self.remoteAddress = remoteAddress
+            self.aclKeyFingerprint = aclKeyFingerprint
         }
     }
 
@@ -73,6 +78,9 @@ public enum RouterMessage: Sendable, Equatable {
             fields.append(("addr", .string(opened.remoteAddress)))
             if let max = opened.maxTransmissionLength {
                 fields.append(("max", .integer(max)))
+            }
+            if let fingerprint = opened.aclKeyFingerprint {
+                fields.append(("kf", .string(fingerprint)))
             }
             return fields
         case .sessionClosed(let closed):
@@ -125,7 +133,8 @@ public enum RouterMessage: Sendable, Equatable {
         switch kind {
         case "open":
             let max = entry.string("max").flatMap { Int($0) }
-            self = .sessionOpened(.init(address: address, maxTransmissionLength: max, remoteAddress: entry.string("addr") ?? ""))
+            self = .sessionOpened(
+                .init(address: address, maxTransmissionLength: max, remoteAddress: entry.string("addr") ?? "", aclKeyFingerprint: entry.string("kf")))
         case "close":
             var code: CloseCode?
             if let text = entry.string("code") {

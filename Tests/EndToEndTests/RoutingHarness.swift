@@ -110,10 +110,11 @@ final class RoutingHarness: @unchecked Sendable {
         throw TestSupportError.timeout("\(what)\n\(self.output)")
     }
 
-    /// Waits until the router's Prometheus `sample` (`name{labels}`) reads `value`.
-    func waitForRouterMetric(_ sample: String, _ value: Double) async throws {
-        let port = self.stack.adminPort("router")
-        try await self.waitFor("router metric \(sample) = \(value)") {
+    /// Waits until the Prometheus `sample` (`name{labels}`) of `service` (the router, or
+    /// gateway A as `tcp-gateway`) reads `value`.
+    func waitForMetric(_ sample: String, _ value: Double, of service: String = "router") async throws {
+        let port = self.stack.adminPort(service)
+        try await self.waitFor("\(service) metric \(sample) = \(value)") {
             guard let body = try? await AdminProbe.get(port: port, path: "/metrics").body else { return false }
             let line = body.split(separator: "\n").first { $0.hasPrefix(sample + " ") }
             return line.flatMap { Double($0.split(separator: " ").last ?? "") } == value

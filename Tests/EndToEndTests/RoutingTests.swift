@@ -1,5 +1,6 @@
 import Foundation
 import IoTSocket
+import Messaging
 import NIOCore
 import Testing
 import TestSupport
@@ -86,7 +87,7 @@ struct RoutingTests {
             try await device.send(.ping)
             #expect(try await device.receive(timeout: .seconds(5)) == .pong)
             await #expect(throws: (any Error).self) { try await central.receive(timeout: .milliseconds(500)) }
-            try await harness.waitForRouterMetric(#"iots_router_responses_total{outcome="late"}"#, 1)
+            try await harness.waitForMetric(#"iots_router_responses_total{outcome="late"}"#, 1)
 
             // the same number is free again once answered
             try await central.send(.request(uid: Self.plc, tracking: 7, payload: payload))
@@ -124,7 +125,7 @@ struct RoutingTests {
             #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 2, payload: short))
             try await device.send(.response(uid: nil, tracking: 2, code: .valid, payload: long))
             #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 2, code: .notValid, payload: .empty))
-            try await harness.waitForRouterMetric(#"iots_router_responses_total{outcome="too_long"}"#, 1)
+            try await harness.waitForMetric(#"iots_router_responses_total{outcome="too_long"}"#, 1)
 
             // within the limits both ways, as usual
             try await central.send(.request(uid: Self.plc, tracking: 3, payload: short))
@@ -342,6 +343,60 @@ struct RoutingTests {
                 try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.sensor, key: Self.sensorKey)
             }
             await plc.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("the gateway's ACL cache: a re-login skips Redis; a new key is read from Redis; an entry removed behind the cache gets the session closed by the router, then the login refused")
+    func aclCache() async throws {
+        let harness = try await RoutingHarness.start()
+        let newKey = try AuthKey(hex: "0f0e0d0c0b0a09080706050403020100")
+        let group = try GroupName("PLC")
+        let fromCache = "iots_gateway_acl_lookups_total{source=\"cache\"}"
+        let fromRedis = "iots_gateway_acl_lookups_total{source=\"redis\"}"
+        do {
+            let central = try await harness.central(on: harness.portB, pushing: Self.acl)
+            let login = { (key: AuthKey) in try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: key) }
+            let logout = { (element: TestElement) in
+                await element.close(code: .maintenance)
+                try await harness.waitForSession(Self.plc, nil)
+            }
+
+            try await logout(try await login(Self.plcKey))
+            try await harness.waitForMetric(fromRedis, 1, of: "tcp-gateway")
+            try await logout(try await login(Self.plcKey))
+            try await harness.waitForMetric(fromCache, 1, of: "tcp-gateway")
+
+            // The key changes in Redis behind the gateway's back: the cached (old) key does not
+            // match the new answer, so Redis is read again, and the old key is refused.
+            try await harness.client.hset(
+                harness.keys.acl, fields: [(Self.plc.hex, .bytes(ACLRecord.encode(ACLEntry(group: group, uid: Self.plc, key: newKey))))])
+            let rekeyed = try await login(newKey)
+            try await harness.waitForSession(Self.plc, "online")
+            try await harness.waitForMetric(fromRedis, 2, of: "tcp-gateway")
+            try await logout(rekeyed)
+            await #expect(throws: (any Error).self) { try await login(Self.plcKey) }
+
+            // Only the group changes: the cached key still is the ACL's, the session opens.
+            try await harness.client.hset(
+                harness.keys.acl,
+                fields: [(Self.plc.hex, .bytes(ACLRecord.encode(ACLEntry(group: try GroupName("Sensors"), uid: Self.plc, key: newKey))))])
+            try await logout(try await login(newKey))
+            try await harness.waitForMetric(fromCache, 2, of: "tcp-gateway")
+
+            // Removed behind the gateway's back (the race the router checks for): the cached
+            // record lets the login through, the router finds the ACL without it and has the
+            // connection closed; the next login reads Redis and is refused.
+            try await harness.client.send(["HDEL", .string(harness.keys.acl), .string(Self.plc.hex)])
+            let stale = try await login(newKey)
+            #expect(try await stale.receive(timeout: .seconds(5)) == .close(.maintenance))
+            #expect(await stale.waitForClose(timeout: .seconds(5)))
+            try await harness.waitForMetric("iots_router_sessions_total{event=\"refused_stale_acl\"}", 1)
+            #expect(await harness.sessionState(Self.plc) == nil)
+            await #expect(throws: (any Error).self) { try await login(newKey) }
             await central.close()
         } catch {
             Issue.record("\(error)\n\(harness.output)")

@@ -35,11 +35,9 @@ struct ACLStore: Sendable {
             index += 1000
         }
         commands.append(entries.isEmpty ? ["DEL", .string(keys.acl)] : ["RENAME", .string(staging), .string(keys.acl)])
+        commands.append(["INCR", .string(keys.aclVersion)])
         commands.append(["EXEC"])
-        let replies = try await self.redis.pipeline(commands)
-        if let failure = replies.first(where: { $0.errorMessage != nil })?.errorMessage {
-            throw RedisError.server(message: failure, command: "ACL replacement")
-        }
+        try Self.check(try await self.redis.pipeline(commands), "ACL replacement")
         let current = Set(entries.map(\.uid.hex))
         let removed = previous.subtracting(current).compactMap { try? UID(hex: $0) }
         self.router.metrics.aclReplacements.increment()
@@ -57,10 +55,15 @@ struct ACLStore: Sendable {
         case .replace(let entries):
             try await self.replace(with: entries)
         case .put(let entry):
-            _ = try await self.redis.send(["HSET", .string(keys.acl), .string(entry.uid.hex), .bytes(ACLRecord.encode(entry))])
+            try Self.check(
+                try await self.redis.pipeline([
+                    ["HSET", .string(keys.acl), .string(entry.uid.hex), .bytes(ACLRecord.encode(entry))], ["INCR", .string(keys.aclVersion)],
+                ]), "ACL entry update")
             self.logger.notice("ACL entry set", metadata: ["uid": "\(entry.uid)", "group": "\(entry.group)"])
         case .remove(let uid):
-            let removed = try await self.redis.send(["HDEL", .string(keys.acl), .string(uid.hex)]).int ?? 0
+            let replies = try await self.redis.pipeline([["HDEL", .string(keys.acl), .string(uid.hex)], ["INCR", .string(keys.aclVersion)]])
+            try Self.check(replies, "ACL entry removal")
+            let removed = replies.first?.int ?? 0
             self.logger.notice("ACL entry removed", metadata: ["uid": "\(uid)", "existed": "\(removed == 1)"])
             try await self.pipeline.execute([self.revoke(uid)]).get()
         }
@@ -81,6 +84,13 @@ struct ACLStore: Sendable {
         }
         self.logger.notice("seeding the ACL from file", metadata: ["file": "\(source)", "entries": "\(entries.count)"])
         try await self.replace(with: entries)
+    }
+
+    /// Throws the first error reply of a pipeline.
+    private static func check(_ replies: [RedisValue], _ what: String) throws {
+        if let failure = replies.first(where: { $0.errorMessage != nil })?.errorMessage {
+            throw RedisError.server(message: failure, command: what)
+        }
     }
 
     /// Ends the session of an element that is no longer authorised.

@@ -22,7 +22,7 @@ struct RouterMetrics: Sendable {
     let sessionsReplaced: Counter
     let sessionsKept: Counter
     let sessionsDropped: Counter
-    /// Logins a gateway accepted from a cached ACL record the ACL no longer held: closed.
+    /// Logins a gateway accepted with a cached ACL key the ACL no longer held: closed.
     let sessionsRefusedStaleACL: Counter
     let aclReplacements: Counter
     let aclSize: Gauge

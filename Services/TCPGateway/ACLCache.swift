@@ -3,17 +3,17 @@ import NIOCore
 import Synchronization
 
 /// The ACL records this gateway read from Redis recently, so that a device logging in again
-/// (reconnects after a link loss, a fleet coming back after a gateway restart) is checked
-/// without a Redis round trip (ARCHITECTURE: "HMAC check against the ACL in Redis with a local
-/// cache").
+/// (reconnects after a link loss, a fleet back after a cellular outage) is checked without a
+/// Redis round trip (ARCHITECTURE: "HMAC check against the ACL in Redis with a local cache").
 ///
 /// A cached key is only ever trusted for an answer that matches it; anything else is checked
-/// against Redis again. It can be stale for an element the router removed or re-keyed since,
-/// so the gateway sends the fingerprint of the key it used with the session-opened event and
-/// the router's `openSession` script refuses the session (Close 0x01) when the ACL holds no
-/// entry or another key by then. A close ordered by the router evicts the element's record (``evict(_:)``), so its next
-/// login reads Redis. Entries live ``lifetime`` at most; the cache holds at most ``capacity``
-/// of them and starts over when full.
+/// against Redis again. The ``ACLVersionWatcher`` empties the cache within a second of any ACL
+/// change made through the router. A record can still be stale in that second, or after an edit
+/// made in Redis directly, so the gateway sends the fingerprint of the key it used with the
+/// session-opened event, and the router's `openSession` script refuses the session (Close 0x01)
+/// when the ACL holds no entry or another key by then; a close ordered by the router evicts the
+/// element's record (``evict(_:)``), so its next login reads Redis. Entries live ``lifetime``
+/// at most; the cache holds at most ``capacity`` of them and starts over when full.
 final class ACLCache: Sendable {
     struct Record: Sendable {
         let key: AuthKey
@@ -52,5 +52,8 @@ final class ACLCache: Sendable {
         _ = self.records.withLock { $0.removeValue(forKey: uid) }
     }
 
-    var count: Int { self.records.withLock { $0.count } }
+    /// Forgets every record (the ACL changed, or its version cannot be read).
+    func removeAll() {
+        self.records.withLock { $0.removeAll() }
+    }
 }

@@ -11,6 +11,8 @@ final class GatewayMetrics: Sendable {
     /// Where an object's login found its ACL record: this gateway's cache or Redis.
     let aclFromCache = Counter(label: "iots_gateway_acl_lookups_total", dimensions: [("source", "cache")])
     let aclFromRedis = Counter(label: "iots_gateway_acl_lookups_total", dimensions: [("source", "redis")])
+    /// Times the ACL cache was emptied (the ACL changed, or its version could not be read).
+    let aclCacheFlushes = Counter(label: "iots_gateway_acl_cache_flushes_total")
     private let loginsRefused: [LoginRefusal: Counter]
     /// Connections closed because a set-up step missed its deadline.
     let handshakeTimeouts = Counter(label: "iots_gateway_handshake_timeouts_total")

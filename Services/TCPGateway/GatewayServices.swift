@@ -35,6 +35,7 @@ struct GatewayServices {
         self.services = [
             publisher,
             GatewayHeartbeat(environment: environment, redis: runtime.redis),
+            ACLVersionWatcher(environment: environment, redis: runtime.redis),
             GatewayCommandReader(environment: environment, redis: runtime.redis),
             GatewayServer(environment: environment, group: group),
         ]

@@ -171,7 +171,7 @@ final class SessionHandler: ChannelInboundHandler {
             self.environment.metrics.framesOut.increment()
             context.write(self.wrapOutboundOut(bytes), promise: nil)
         case .close(let code):
-            // The router ends sessions that left the ACL, or logged in with a record it no
+            // The router ends sessions that left the ACL, or that logged in with a key it no
             // longer holds: the next login of this element reads the ACL in Redis.
             self.environment.authenticator.cache.evict(self.address.uid)
             self.sendCloseThenDisconnect(code, context: context)

@@ -35,6 +35,9 @@ public struct KeySpace: Sendable, Equatable {
 
     /// Hash: UID hex → `ACLRecord` bytes (group name wire form + auth key).
     public var acl: String { self.prefix + "acl" }
+    /// A counter the router increments with every ACL change: gateways watch it to drop the
+    /// ACL records they cache.
+    public var aclVersion: String { self.prefix + "acl-version" }
     /// Hash per element: `state` (online/kept), `gw`, `conn`, `since`, `addr`, `max`, `keptUntil`.
     public func session(_ uid: UID) -> String { self.prefix + "session:" + uid.hex }
     /// List per kept element: the frames held for it, oldest first.

@@ -113,12 +113,14 @@ final class RoutingHarness: @unchecked Sendable {
     /// Waits until the Prometheus `sample` (`name{labels}`) of `service` (the router, or
     /// gateway A as `tcp-gateway`) reads `value`.
     func waitForMetric(_ sample: String, _ value: Double, of service: String = "router") async throws {
-        let port = self.stack.adminPort(service)
-        try await self.waitFor("\(service) metric \(sample) = \(value)") {
-            guard let body = try? await AdminProbe.get(port: port, path: "/metrics").body else { return false }
-            let line = body.split(separator: "\n").first { $0.hasPrefix(sample + " ") }
-            return line.flatMap { Double($0.split(separator: " ").last ?? "") } == value
-        }
+        try await self.waitFor("\(service) metric \(sample) = \(value)") { await self.metric(sample, of: service) == value }
+    }
+
+    /// The current value of `service`'s Prometheus `sample`, nil when absent or unreachable.
+    func metric(_ sample: String, of service: String = "router") async -> Double? {
+        guard let body = try? await AdminProbe.get(port: self.stack.adminPort(service), path: "/metrics").body else { return nil }
+        let line = body.split(separator: "\n").first { $0.hasPrefix(sample + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 
     /// The session state the router recorded for `uid` (`online`, `kept`, or nil).

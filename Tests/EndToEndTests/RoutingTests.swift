@@ -350,7 +350,7 @@ struct RoutingTests {
         await harness.stop()
     }
 
-    @Test("the gateway's ACL cache: a re-login skips Redis; a new key is read from Redis; an entry removed behind the cache gets the session closed by the router, then the login refused")
+    @Test("the gateway's ACL cache: a re-login skips Redis; a new key is read from Redis; an entry removed behind its back gets the session closed by the router; a change through the router empties it")
     func aclCache() async throws {
         let harness = try await RoutingHarness.start()
         let newKey = try AuthKey(hex: "0f0e0d0c0b0a09080706050403020100")
@@ -397,6 +397,20 @@ struct RoutingTests {
             try await harness.waitForMetric("iots_router_sessions_total{event=\"refused_stale_acl\"}", 1)
             #expect(await harness.sessionState(Self.plc) == nil)
             await #expect(throws: (any Error).self) { try await login(newKey) }
+
+            // Changes through the router bump the ACL version, and the gateway drops what it
+            // cached within a second: a device removed that way is refused at validation.
+            let flushes = "iots_gateway_acl_cache_flushes_total"
+            let push = { (entries: [ACLEntry]) in
+                let before = await harness.metric(flushes, of: "tcp-gateway") ?? 0
+                try await central.send(.acl(entries))
+                try await harness.waitFor("the gateway dropped its cache") { await harness.metric(flushes, of: "tcp-gateway") ?? 0 > before }
+            }
+            try await push(Self.acl)
+            try await logout(try await login(Self.plcKey))
+            try await push([Self.acl[0]])
+            await #expect(throws: (any Error).self) { try await login(Self.plcKey) }
+            #expect(await harness.metric("iots_router_sessions_total{event=\"refused_stale_acl\"}") == 1)
             await central.close()
         } catch {
             Issue.record("\(error)\n\(harness.output)")

@@ -20,40 +20,59 @@ final class ACLCache: Sendable {
         let expires: NIODeadline
     }
 
+    private struct State {
+        var records: [UID: Record] = [:]
+        /// Counts flushes and evictions, so that a record read from Redis before one of them
+        /// is not cached after it (``store(_:key:readAt:now:)``).
+        var generation = 0
+    }
+
     static let lifetime = TimeAmount.seconds(60)
     static let capacity = 200_000
 
-    private let records = Mutex<[UID: Record]>([:])
+    private let state = Mutex(State())
 
     /// The live record of `uid`, if one is cached.
     func record(for uid: UID, now: NIODeadline = .now()) -> Record? {
-        self.records.withLock { records in
-            guard let record = records[uid] else { return nil }
+        self.state.withLock { state in
+            guard let record = state.records[uid] else { return nil }
             guard record.expires > now else {
-                records[uid] = nil
+                state.records[uid] = nil
                 return nil
             }
             return record
         }
     }
 
-    /// Caches what Redis holds for `uid`.
-    func store(_ uid: UID, key: AuthKey, now: NIODeadline = .now()) {
-        self.records.withLock { records in
-            if records.count >= Self.capacity, records[uid] == nil {
-                records.removeAll(keepingCapacity: true)
+    /// Take before reading a record from Redis, and pass to ``store(_:key:readAt:now:)``.
+    var generation: Int { self.state.withLock { $0.generation } }
+
+    /// Caches what Redis held for `uid` when read at `generation`; a read overtaken by an
+    /// eviction or a flush (the ACL may have changed meanwhile) is not cached.
+    func store(_ uid: UID, key: AuthKey, readAt generation: Int, now: NIODeadline = .now()) {
+        self.state.withLock { state in
+            guard state.generation == generation else { return }
+            if state.records.count >= Self.capacity, state.records[uid] == nil {
+                state.records.removeAll(keepingCapacity: true)
             }
-            records[uid] = Record(key: key, expires: now + Self.lifetime)
+            state.records[uid] = Record(key: key, expires: now + Self.lifetime)
         }
     }
 
     /// Forgets `uid`'s record: its next login reads the ACL in Redis.
     func evict(_ uid: UID) {
-        _ = self.records.withLock { $0.removeValue(forKey: uid) }
+        self.state.withLock { state in
+            if state.records.removeValue(forKey: uid) != nil {
+                state.generation &+= 1
+            }
+        }
     }
 
     /// Forgets every record (the ACL changed, or its version cannot be read).
     func removeAll() {
-        self.records.withLock { $0.removeAll() }
+        self.state.withLock { state in
+            state.records.removeAll()
+            state.generation &+= 1
+        }
     }
 }

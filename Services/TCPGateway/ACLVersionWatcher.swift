@@ -26,10 +26,10 @@ struct ACLVersionWatcher: Service {
             while !Task.isCancelled {
                 do {
                     let version = try await redis.send(["GET", .string(key)]).string
-                    if let last = seen, last == version {
-                        // unchanged
-                    } else {
-                        if seen != nil { logger.debug("ACL changed: cached records dropped", metadata: ["version": "\(version ?? "none")"]) }
+                    if seen != .some(version) {
+                        if seen != nil {
+                            logger.debug("ACL changed: cached records dropped", metadata: ["version": "\(version ?? "none")"])
+                        }
                         cache.removeAll()
                         metrics.aclCacheFlushes.increment()
                         seen = .some(version)

@@ -56,6 +56,7 @@ struct Authenticator: Sendable {
             return eventLoop.makeSucceededFuture(.accepted(aclKey: cached.key))
         }
         self.metrics.aclFromRedis.increment()
+        let generation = self.cache.generation
         return self.redis.pipelineFuture([["HGET", .string(self.keys.acl), .string(answer.uid.hex)]])
             .hop(to: eventLoop)
             .flatMapThrowing { replies -> [UInt8]? in
@@ -68,7 +69,7 @@ struct Authenticator: Sendable {
                     self.cache.evict(answer.uid)
                     return self.refuse(.unknownUID, remoteIP: remoteIP, on: eventLoop)
                 }
-                self.cache.store(answer.uid, key: entry.key)
+                self.cache.store(answer.uid, key: entry.key, readAt: generation)
                 return self.check(answer, key: entry.key, fromACL: true, challenge: challenge, remoteIP: remoteIP, on: eventLoop)
             }
             .flatMapError { error in

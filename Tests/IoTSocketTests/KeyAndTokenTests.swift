@@ -16,6 +16,13 @@ struct KeyAndTokenTests {
         #expect(wire.readableBytes == 1)
     }
 
+    @Test("the key fingerprint is the lowercase hex SHA-1 of its bytes, as Redis' redis.sha1hex writes it")
+    func fingerprint() throws {
+        // Vectors from Python's hashlib (an independent SHA-1); the second has bytes below 0x10.
+        #expect(try AuthKey(hex: "000102030405060708090a0b0c0d0e0f").fingerprint == "56178b86a57fac22899a9964185c2cc96e7da589")
+        #expect(try AuthKey(hex: "0f0e0d0c0b0a09080706050403020100").fingerprint == "2a372b34294309782e66f932da768e9f99d192f0")
+    }
+
     @Test func constantTimeMatchFindsADifferenceAnywhere() throws {
         let key = try AuthKey(hex: "00112233445566778899aabbccddeeff")
         #expect(key.matchesInConstantTime(try AuthKey(hex: "00112233445566778899AABBCCDDEEFF")))

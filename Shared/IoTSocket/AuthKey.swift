@@ -41,10 +41,7 @@ public struct AuthKey: Hashable, Sendable, CustomStringConvertible {
     /// a gateway sends with a session-opened event, compared by the router in Redis with
     /// `redis.sha1hex`).
     public var fingerprint: String {
-        Insecure.SHA1.hash(data: self.bytes).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        Hex.encode(Insecure.SHA1.hash(data: self.bytes))
     }
 
     /// Whether `other` is the same key, looking at all 16 bytes whatever the first difference,

@@ -205,6 +205,8 @@ struct ConfigurationTests {
             ("IOTS_CENTRAL_AUTHKEY", "abc", "32 hexadecimal digits"),
             ("IOTS_INSTANCE_ID", "a b", "letters, digits, '-', '_' or '.'"),
             ("IOTS_LOG_LEVEL", "verbose", "one of trace, debug, info, notice, warning, error, critical"),
+            ("IOTS_KEEP_SESSION_SEC", "2592001", "an integer 0–2592000"),
+            ("IOTS_KEEP_SESSION_SEC", "-1", "an integer 0–2592000"),
         ])
     func badEnvironment(variable: String, value: String, expected: String) throws {
         let error = try #require(try loadError("{}", environment: [variable: value]))

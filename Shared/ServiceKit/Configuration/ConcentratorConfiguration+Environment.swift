@@ -64,9 +64,10 @@ extension ConcentratorConfiguration {
             self.central.authKey = key
         }
         if let text = value("IOTS_KEEP_SESSION_SEC") {
-            guard let seconds = Int(text), seconds >= 0 else {
+            guard let seconds = Int(text), Self.keepSessionRange.contains(seconds) else {
                 throw ConfigurationError(
-                    source: "environment", key: "IOTS_KEEP_SESSION_SEC", expected: "an integer ≥ 0", found: "\"\(text)\"")
+                    source: "environment", key: "IOTS_KEEP_SESSION_SEC", expected: "an integer 0–\(Self.keepSessionRange.upperBound)",
+                    found: "\"\(text)\"")
             }
             self.keepSessionSeconds = seconds
         }

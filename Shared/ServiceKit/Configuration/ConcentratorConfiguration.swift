@@ -9,6 +9,9 @@
 public struct ConcentratorConfiguration: Sendable, Equatable {
     /// Threads of the event loop group (reference `PoolThreadsCount`; default: one per core).
     public var threadCount: Int?
+    /// What `KeepSessionSec` (and `IOTS_KEEP_SESSION_SEC`) accept: up to 30 days.
+    static let keepSessionRange = 0...(30 * 86_400)
+
     /// How long a disconnected or sleeping element's session is kept (reference `KeepSessionSec`).
     public var keepSessionSeconds = 60
     public var tcpServer = TCPServerConfiguration()
@@ -43,7 +46,7 @@ extension ConcentratorConfiguration: Decodable {
         if keys.contains(ConfigurationKey("PoolThreadsCount")) {
             self.threadCount = try keys.integer("PoolThreadsCount", default: 1, in: 1...1024)
         }
-        self.keepSessionSeconds = try keys.integer("KeepSessionSec", default: self.keepSessionSeconds, in: 0...(30 * 86_400))
+        self.keepSessionSeconds = try keys.integer("KeepSessionSec", default: self.keepSessionSeconds, in: Self.keepSessionRange)
         self.tcpServer = try keys.value("TCPServer", default: self.tcpServer)
         self.httpServer = try keys.value("HTTPServer", default: self.httpServer)
         self.udpServer = try keys.value("UDPServer", default: self.udpServer)

@@ -14,7 +14,10 @@ struct HTTPAPICommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceOptions
 
     func run() async throws {
-        guard let runtime = try ServiceRuntime.bootstrap(.httpAPI, options: self.options) else { return }
+        guard
+            let runtime = try ServiceRuntime.bootstrap(
+                .httpAPI, options: self.options, startupChecks: HTTPAPIServices.checkStartup)
+        else { return }
         let api: HTTPAPIServices
         do {
             api = try await HTTPAPIServices.make(runtime: runtime)

@@ -12,14 +12,28 @@ struct HTTPAPIServices {
     let services: [any Service]
     let readiness: [AdminServer.ReadinessCheck]
 
-    /// Clears this instance's reply stream, then builds the services.
-    /// - Throws: ``StartupError`` without a central key or with an unusable TLS file.
-    static func make(runtime: ServiceRuntime) async throws(StartupError) -> HTTPAPIServices {
-        let configuration = runtime.configuration
+    /// What `make` needs besides a valid configuration: the central key, and TLS files that load
+    /// and match when named. Run by `--check-config` too.
+    /// - Throws: ``StartupError`` naming the key.
+    static func checkStartup(_ configuration: ConcentratorConfiguration) throws(StartupError) {
+        _ = try Self.centralKey(configuration)
+        let server = configuration.httpServer
+        _ = try TLSServerFiles.context(section: "HTTPServer", certificateFile: server.tlsCertificateFile, keyFile: server.tlsKeyFile)
+    }
+
+    private static func centralKey(_ configuration: ConcentratorConfiguration) throws(StartupError) -> AuthKey {
         guard let centralKey = configuration.central.authKey else {
             throw StartupError(
                 key: "Central.AuthKey", problem: "required: every call must carry it as its bearer key (or set IOTS_CENTRAL_AUTHKEY)")
         }
+        return centralKey
+    }
+
+    /// Clears this instance's reply stream, then builds the services.
+    /// - Throws: ``StartupError`` without a central key or with an unusable TLS file.
+    static func make(runtime: ServiceRuntime) async throws(StartupError) -> HTTPAPIServices {
+        let configuration = runtime.configuration
+        let centralKey = try Self.centralKey(configuration)
         let metrics = HTTPAPIMetrics()
         let pending = PendingCalls(metrics: metrics)
         let replyStream = runtime.keys.apiStream(runtime.instanceID)

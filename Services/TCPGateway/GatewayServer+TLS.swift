@@ -8,16 +8,6 @@ extension GatewayServer {
     /// - Throws: ``StartupError`` naming `SSLCrtFilename` or `SSLKeyFilename` and the file
     ///   that cannot be read or parsed.
     static func makeTLSContext(_ configuration: TCPServerConfiguration) throws(StartupError) -> NIOSSLContext? {
-        guard
-            let tls = try TLSServerFiles.configuration(
-                section: "TCPServer", certificateFile: configuration.tlsCertificateFile, keyFile: configuration.tlsKeyFile)
-        else { return nil }
-        do {
-            return try NIOSSLContext(configuration: tls)
-        } catch {
-            throw StartupError(
-                key: "TCPServer.SSLKeyFilename", file: configuration.tlsKeyFile,
-                problem: "does not match the certificate \(configuration.tlsCertificateFile ?? ""): \(error)")
-        }
+        try TLSServerFiles.context(section: "TCPServer", certificateFile: configuration.tlsCertificateFile, keyFile: configuration.tlsKeyFile)
     }
 }

@@ -14,7 +14,13 @@ struct TCPGatewayCommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceOptions
 
     func run() async throws {
-        guard let runtime = try ServiceRuntime.bootstrap(.tcpGateway, options: self.options) else { return }
+        // The TLS files are loaded here first so that `--check-config` catches a bad one too.
+        guard
+            let runtime = try ServiceRuntime.bootstrap(
+                .tcpGateway, options: self.options, startupChecks: { configuration throws(StartupError) in
+                    _ = try GatewayServer.makeTLSContext(configuration.tcpServer)
+                })
+        else { return }
         let gateway: GatewayServices
         do {
             gateway = try GatewayServices(runtime: runtime)

@@ -45,6 +45,13 @@ struct ServiceStartupTests {
         try await process.waitUntilReady(adminPort: stack.adminPort("router"))
 
         redis.stop()
+        // The gauge follows Redis by itself, before anything probes /ready.
+        var gauge = ""
+        for _ in 0..<40 where !gauge.contains("iots_redis_up 0") {
+            try await Task.sleep(for: .milliseconds(250))
+            gauge = try await AdminProbe.get(port: stack.adminPort("router"), path: "/metrics").body
+        }
+        #expect(gauge.contains("iots_redis_up 0"))
         let down = try await AdminProbe.get(port: stack.adminPort("router"), path: "/ready")
         #expect(down.status == 503)
         #expect(down.body.contains("redis"))
@@ -65,6 +72,58 @@ struct ServiceStartupTests {
         #expect(process.exitStatus == 78)
         #expect(process.output.contains(path))
         #expect(process.output.contains("key \"TCPServer.Port\": expected an integer"))
+    }
+
+    @Test("--check-config loads what the service loads at start: TLS files that load and match, the central key")
+    func checkConfigLoadsStartupFiles() async throws {
+        func check(_ service: String, _ json: String) async throws -> ServiceProcess {
+            let path = try TestStack.writeFile(json)
+            let process = try ServiceProcess(service, arguments: ["--config", path, "--check-config"])
+            #expect(await process.waitForExit(timeout: .seconds(10)))
+            return process
+        }
+        let missing = "/nonexistent/iots-test/server.pem"
+        let gateway = try await check("tcp-gateway", #"{"TCPServer": {"SSLCrtFilename": "\#(missing)", "SSLKeyFilename": "/nonexistent/k.pem"}}"#)
+        #expect(gateway.exitStatus == 78)
+        #expect(gateway.output.contains("TCPServer.SSLCrtFilename \"\(missing)\""), "\(gateway.output)")
+        #expect(!gateway.output.contains("configuration OK"))
+
+        let noKey = try await check("http-api", #"{"HTTPServer": {"Port": 18080}}"#)
+        #expect(noKey.exitStatus == 78)
+        #expect(noKey.output.contains("Central.AuthKey: required"), "\(noKey.output)")
+
+        // A key from another certificate: the pair loads but does not match.
+        let first = try TestCertificate.makeSelfSigned()
+        let second = try TestCertificate.makeSelfSigned()
+        let central = #""Central": {"AuthKey": "000102030405060708090a0b0c0d0e0f"}"#
+        let mismatched = try await check(
+            "http-api",
+            #"{\#(central), "HTTPServer": {"SSLCrtFilename": "\#(first.certificatePath)", "SSLKeyFilename": "\#(second.keyPath)"}}"#)
+        #expect(mismatched.exitStatus == 78)
+        #expect(mismatched.output.contains("HTTPServer.SSLKeyFilename \"\(second.keyPath)\": does not match"), "\(mismatched.output)")
+
+        let good = try await check(
+            "http-api", #"{\#(central), "HTTPServer": {"SSLCrtFilename": "\#(first.certificatePath)", "SSLKeyFilename": "\#(first.keyPath)"}}"#)
+        #expect(good.exitStatus == 0, "\(good.output)")
+        #expect(good.output.contains("configuration OK"))
+    }
+
+    @Test("PoolThreadsCount sets the event loop threads of a service")
+    func poolThreadsCount() async throws {
+        let redis = try await TestRedis.start()
+        defer { redis.stop() }
+        for threads in [1, 3] {
+            let stack = try TestStack(redisURL: redis.url, settings: ["PoolThreadsCount": threads])
+            let gateway = try await stack.startReady("tcp-gateway")
+            defer { gateway.kill() }
+            let names = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(gateway.pid)/task").map {
+                (try? String(contentsOfFile: "/proc/\(gateway.pid)/task/\($0)/comm", encoding: .utf8)) ?? ""
+            }
+            // NIO names its event loop threads NIO-ELT-<group>-#<n>, the singleton group's NIO-SGLTN-<group>-#<n>.
+            let loops = names.filter { $0.hasPrefix("NIO-SGLTN-") || $0.hasPrefix("NIO-ELT-") }
+            #expect(loops.count == threads, "\(names)")
+            #expect(await gateway.stop() == 0)
+        }
     }
 
     @Test("ACLFile seeds the ACL when Redis holds none, never over one the central changed since; a bad file names its entry")

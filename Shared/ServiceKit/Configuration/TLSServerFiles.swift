@@ -33,6 +33,20 @@ public enum TLSServerFiles {
         return configuration
     }
 
+    /// A TLS server context from `section`'s files, or nil when it names no certificate; building
+    /// it proves the key belongs to the certificate.
+    /// - Throws: `StartupError` as ``configuration(section:certificateFile:keyFile:)`` does, or
+    ///   naming `<section>.SSLKeyFilename` when the key does not match the certificate.
+    public static func context(section: String, certificateFile: String?, keyFile: String?) throws(StartupError) -> NIOSSLContext? {
+        guard let tls = try Self.configuration(section: section, certificateFile: certificateFile, keyFile: keyFile) else { return nil }
+        do {
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw StartupError(
+                key: "\(section).SSLKeyFilename", file: keyFile, problem: "does not match the certificate \(certificateFile ?? ""): \(error)")
+        }
+    }
+
     /// How long a closing connection waits for the peer's TLS `close_notify` before its socket
     /// is closed anyway (swift-nio-ssl's default is 5 s). Everything meant for the peer has been
     /// sent by then; a device whose cellular link died, or a client that stopped reading, never

@@ -3,10 +3,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ArgumentParser
 import Foundation
 import Logging
 import Messaging
 import Metrics
+import NIOCore
 import RedisBus
 import ServiceLifecycle
 
@@ -24,18 +26,34 @@ public struct ServiceRuntime: Sendable {
 
     /// Loads the configuration, sets up logging and metrics and creates the Redis client.
     ///
+    /// - Parameter startupChecks: what the service loads at start besides the configuration
+    ///   (TLS files, required keys); run in `--check-config` too, so a configuration that passes
+    ///   the check also starts.
     /// - Returns: nil after printing the effective configuration when `--check-config` was
     ///   given (the process should then exit 0).
     /// - Throws: `ExitCode(78)` after printing a configuration error.
-    public static func bootstrap(_ service: ServiceName, options: ServiceOptions) throws -> ServiceRuntime? {
+    public static func bootstrap(
+        _ service: ServiceName, options: ServiceOptions,
+        startupChecks: (ConcentratorConfiguration) throws(StartupError) -> Void = { _ in }
+    ) throws -> ServiceRuntime? {
         let loaded = try options.loadConfiguration()
         let configuration = loaded.configuration
+        do {
+            try startupChecks(configuration)
+        } catch {
+            FileHandle.standardError.write(Data("configuration error: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
         if options.checkConfig {
             for warning in loaded.warnings {
                 print("warning: \(warning)")
             }
             print("configuration OK for \(service.rawValue): \(options.config ?? "(defaults)")")
             return nil
+        }
+        if let threads = configuration.threadCount {
+            // Before anything uses the event loop group: NIO refuses a later change.
+            NIOSingletons.groupLoopCountSuggestion = threads
         }
         let instanceID = configuration.instanceID ?? Self.defaultInstanceID()
         Observability.bootstrap(
@@ -85,7 +103,7 @@ public struct ServiceRuntime: Sendable {
                 "pid": "\(getpid())",
             ])
         var groupConfiguration = ServiceGroupConfiguration(
-            services: ([admin] + services).map { .init(service: $0) },
+            services: ([admin, RedisUpProbe(redis: redis, gauge: redisUp, interval: .seconds(5))] + services).map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: self.logger
         )

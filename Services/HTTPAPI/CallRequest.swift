@@ -36,10 +36,12 @@ struct CallRequest: Sendable, Equatable {
         case nil, .null?:
             self.timeoutSeconds = maxWaitSeconds
         case let value?:
-            guard case .number = value else {
+            guard case .number(let number) = value else {
                 throw .wrongKind("Timeout", found: value, expected: "a positive integer number of seconds")
             }
-            guard let seconds = value.intValue, seconds > 0 else {
+            // An integer too large for Int is still a positive integer: capped like any other.
+            let tooLarge = number.isInteger && !number.literal.hasPrefix("-")
+            guard let seconds = number.intValue ?? (tooLarge ? Int.max : nil), seconds > 0 else {
                 throw .badRequest("Timeout is \(value.serializedString), expected a positive integer number of seconds", field: "Timeout")
             }
             self.timeoutSeconds = min(seconds, maxWaitSeconds)

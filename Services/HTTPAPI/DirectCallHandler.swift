@@ -16,7 +16,8 @@ import NIOHTTPTypes
 ///
 /// Only calls that will get a 200 are taken: `POST /request` with no query, a valid bearer key,
 /// a `Content-Length` within `HTTPServer.MaxContentLength`, no `Expect`, `Connection` or
-/// `Transfer-Encoding`, and a body that ``CallRequest`` accepts. Anything else (including a
+/// `Transfer-Encoding`, and a body that ``CallRequest`` accepts. `Expect: 100-continue` is
+/// answered here for every request (Hummingbird does not), then the request goes on as usual. Anything else (including a
 /// body that fails validation, which is replayed after it was collected) goes to
 /// ``APIResponder``, which gives every error and its message in one place. The answer, metrics
 /// and headers (`Date`, `Server`) are the same on both paths.
@@ -55,6 +56,9 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests passed to Hummingbird whose response has not been written to the end.
     private var responsesOwedByResponder = 0
     private var readHeld = false
+    /// An error (a malformed request pipelined behind a call): Hummingbird answers it with a
+    /// 400 and closes, so it waits until the call before it is answered.
+    private var errorHeld: (any Error)?
     private var quiesceHeld = false
     private var inputClosedHeld = false
     private var quiescing = false
@@ -106,6 +110,21 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if self.callInFlight || !self.held.isEmpty {
+            if self.errorHeld == nil { self.errorHeld = error }
+            return
+        }
+        if case .collecting(let head, _, let body) = self.inbound {
+            // The call's body never ended: Hummingbird gets what arrived, then the error.
+            self.pass(.head(head), context: context)
+            if body.readableBytes > 0 {
+                self.pass(.body(body), context: context)
+            }
+        }
+        context.fireErrorCaught(error)
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = self.unwrapOutboundIn(data), self.responsesOwedByResponder > 0 {
             self.responsesOwedByResponder -= 1
@@ -133,6 +152,7 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (self.inbound, part) {
         case (.idle, .head(let head)):
+            self.continueIfExpected(head, context: context)
             if let length = self.directContentLength(head) {
                 // Sized for the announced body, up to a few KiB: a client announcing the
                 // maximum and sending nothing does not hold that much memory.
@@ -177,6 +197,26 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         self.passedSinceReadComplete = true
         context.fireChannelRead(self.wrapInboundOut(part))
+    }
+
+    /// Answers `Expect: 100-continue` with `100 Continue` when the request will be read: a valid
+    /// bearer key and no body over `HTTPServer.MaxContentLength` (a refusal is the final answer
+    /// instead, and the body is not read). Only when nothing is owed before it (HTTP/1.1 keeps
+    /// responses in order); a client that gets no `100` sends its body after its own delay.
+    private func continueIfExpected(_ head: HTTPRequest, context: ChannelHandlerContext) {
+        let fields = head.headerFields
+        guard !self.isHTTP2Stream, !self.callInFlight, self.responsesOwedByResponder == 0,
+            let expect = fields[.expect], expect.lowercased() == "100-continue"
+        else { return }
+        if let text = fields[.contentLength] {
+            guard let length = Int(text), length <= self.responder.environment.maxContentLength else { return }
+        }
+        do {
+            try self.responder.environment.authorization.check(fields)
+        } catch {
+            return
+        }
+        context.writeAndFlush(self.wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
     }
 
     /// The body length of a head this handler takes, or nil when Hummingbird must answer it.
@@ -245,10 +285,14 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.releaseHeldEventsIfIdle(context: context)
     }
 
-    /// Hands held events on once no call is in progress here: the end of input, then a
+    /// Hands held events on once no call is in progress here: an error, the end of input, then a
     /// graceful shutdown.
     private func releaseHeldEventsIfIdle(context: ChannelHandlerContext) {
         guard !self.callInProgress else { return }
+        if let error = self.errorHeld {
+            self.errorHeld = nil
+            context.fireErrorCaught(error)
+        }
         if self.inputClosedHeld {
             self.inputClosedHeld = false
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)

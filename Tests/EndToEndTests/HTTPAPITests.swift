@@ -143,9 +143,13 @@ struct HTTPAPITests {
             #expect(answer.body == #"{"Code":161,"Payload":[],"Format":"BINARY"}"#)
             #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(2), "answered after \(elapsed)")
 
-            // A Timeout above HTTPServer.MaxSecWaitResponse (2 s here) waits only that long, and
-            // so does a call without one.
-            for body in [#"{"UID": "Silent", "Timeout": 600, "Format": "BINARY", "Payload": []}"#, #"{"UID": "Silent", "Format": "BINARY", "Payload": []}"#] {
+            // A Timeout above HTTPServer.MaxSecWaitResponse (2 s here) waits only that long, even
+            // one too large for a 64-bit integer, and so does a call without one.
+            for body in [
+                #"{"UID": "Silent", "Timeout": 600, "Format": "BINARY", "Payload": []}"#,
+                #"{"UID": "Silent", "Timeout": 99999999999999999999, "Format": "BINARY", "Payload": []}"#,
+                #"{"UID": "Silent", "Format": "BINARY", "Payload": []}"#,
+            ] {
                 let capped = ContinuousClock.now
                 let answer = try await harness.http(.POST, "/request", body: body)
                 let waited = ContinuousClock.now - capped
@@ -207,6 +211,9 @@ struct HTTPAPITests {
         Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "BINARY", "Payload": "AQ=="}"#, status: 400, field: "Payload", message: "array"),
         Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": 0, "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "positive integer"),
         Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": 2.5, "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "positive integer"),
+        Refusal(
+            path: "/request", body: #"{"UID": "Echo-1", "Timeout": -99999999999999999999, "Format": "JSON", "Payload": 1}"#, status: 400,
+            field: "Timeout", message: "positive integer"),
         Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": "5", "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "a string"),
         Refusal(path: "/acl", body: "{}", status: 400, field: "body", message: "expected an array"),
         Refusal(
@@ -379,6 +386,82 @@ struct HTTPAPITests {
             #expect(metrics.body.contains(#"iots_http_requests_total{route="/request",status="200"} 3"#), "\(metrics.body)")
             #expect(metrics.body.contains(#"iots_http_requests_total{route="/request",status="400"} 1"#))
             #expect(metrics.body.contains(#"iots_http_calls_answered_total{code="0"} 3"#))
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("a malformed request pipelined behind a call: the call is answered first, then the 400, then the close")
+    func malformedBehindCall() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            let device = try await harness.connect(Self.echo, key: Self.deviceKey)
+            try await harness.waitForSession(Self.echo, "online")
+            let body = #"{"UID": "Echo-1", "Format": "ASCII", "Payload": "first"}"#
+            let call = "POST /request HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestStack.centralKeyHex)\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let raw = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+            try await raw.send(Array((call + "NOT HTTP AT ALL\r\n\r\n").utf8))
+            guard case .request(nil, let tracking, let payload) = try await device.receive(timeout: .seconds(10)) else {
+                Issue.record("the device did not receive the call")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            try await device.send(.response(uid: nil, tracking: tracking, code: .valid, payload: payload))
+            let answer = try await Self.readResponse(raw)
+            #expect(answer.statusLine == "HTTP/1.1 200 OK")
+            #expect(answer.body == #"{"Code":0,"Payload":"first","Format":"ASCII"}"#)
+            let refusal = try await Self.readResponse(raw)
+            #expect(refusal.statusLine == "HTTP/1.1 400 Bad Request")
+            #expect(await raw.waitForClose())
+            await device.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
+    @Test("Expect: 100-continue gets 100 Continue before the body, unless the request is refused without reading it")
+    func expectContinue() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            let device = try await harness.connect(Self.echo, key: Self.deviceKey)
+            try await harness.waitForSession(Self.echo, "online")
+            func head(key: String, length: Int) -> [UInt8] {
+                Array(("POST /request HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\n"
+                    + "Content-Type: application/json\r\nExpect: 100-Continue\r\nContent-Length: \(length)\r\n\r\n").utf8)
+            }
+            let body = #"{"UID": "Echo-1", "Format": "ASCII", "Payload": "after 100"}"#
+            let raw = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+            try await raw.send(head(key: TestStack.centralKeyHex, length: body.utf8.count))
+            let interim = try await Self.readResponse(raw)
+            #expect(interim.statusLine == "HTTP/1.1 100 Continue")
+            try await raw.send(Array(body.utf8))
+            guard case .request(nil, let tracking, let payload) = try await device.receive(timeout: .seconds(10)) else {
+                Issue.record("the device did not receive the call")
+                return
+            }
+            try await device.send(.response(uid: nil, tracking: tracking, code: .valid, payload: payload))
+            let answer = try await Self.readResponse(raw)
+            #expect(answer.statusLine == "HTTP/1.1 200 OK")
+            #expect(answer.body == #"{"Code":0,"Payload":"after 100","Format":"ASCII"}"#)
+            await raw.close()
+
+            // Refused from the head alone: the final status comes first, no 100.
+            for (key, length, status) in [
+                ("00112233445566778899aabbccddeeff", body.utf8.count, "HTTP/1.1 401"),
+                (TestStack.centralKeyHex, 4097, "HTTP/1.1 413"),
+            ] {
+                let refused = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+                try await refused.send(head(key: key, length: length))
+                let answer = try await Self.readResponse(refused)
+                #expect(answer.statusLine.hasPrefix(status), "\(answer.statusLine)")
+                await refused.close()
+            }
+            await device.close()
         } catch {
             Issue.record("\(error)\n\(harness.output)")
         }

@@ -178,10 +178,11 @@ struct MessageRouter: Sendable {
             let member = InFlightMember(.towardObject, object: uid, tracking: tracking)
             let toObject = Self.frame(.request(uid: nil, tracking: tracking, payload: payload))
             return [self.request(member, to: uid, frame: toObject, origin: .central, now: now)]
-        case .request(_, let tracking, _):
-            // No object named: the request can never be delivered.
+        case .request(let uid, let tracking, _):
+            // No object named: the request can never be delivered. The answer names what the
+            // request named (the empty UID, or nothing), so the central can match it.
             self.metrics.requestsRefused.increment()
-            let answer = Self.frame(.response(uid: nil, tracking: tracking, code: .destinationNotFound, payload: .empty))
+            let answer = Self.frame(.response(uid: uid, tracking: tracking, code: .destinationNotFound, payload: .empty))
             return [self.deliver(answer, to: .central)]
         case .response(let uid?, let tracking, let code, let payload) where !uid.isCentral:
             return [self.response(InFlightMember(.towardCentral, object: uid, tracking: tracking), code: code, payload: payload)]

@@ -22,7 +22,8 @@ public struct ACLEntry: Hashable, Sendable {
     }
 
     /// Reads one entry; nil (nothing read) when fewer than 48 bytes are readable.
-    /// - Throws: a name error; the reader index is then unchanged.
+    /// - Throws: a name error, including ``IoTSocketError/nameEmpty(_:)`` for the empty UID
+    ///   (the central's: no object has it); the reader index is then unchanged.
     public static func read(from buffer: inout ByteBuffer) throws(IoTSocketError) -> ACLEntry? {
         guard buffer.readableBytes >= Self.wireLength else { return nil }
         var copy = buffer
@@ -32,6 +33,7 @@ public struct ACLEntry: Hashable, Sendable {
             uid: try UID.read(from: &copy)!,
             key: AuthKey.read(from: &copy)!
         )
+        if entry.uid.isCentral { throw .nameEmpty(.uid) }
         buffer = copy
         return entry
     }

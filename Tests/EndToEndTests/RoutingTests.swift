@@ -68,6 +68,11 @@ struct RoutingTests {
             // offline device (in the ACL, never connected)
             try await central.send(.request(uid: Self.sensor, tracking: 1, payload: payload))
             #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.sensor, tracking: 1, code: .destinationNotFound, payload: empty))
+            // no object named (the central's own empty UID, or no UID): 0xA0 naming what the request named
+            try await central.send(.request(uid: .central, tracking: 2, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: .central, tracking: 2, code: .destinationNotFound, payload: empty))
+            try await central.send(.request(uid: nil, tracking: 3, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: nil, tracking: 3, code: .destinationNotFound, payload: empty))
 
             let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
             try await harness.waitForSession(Self.plc, "online")

@@ -176,6 +176,12 @@ struct TransmissionTests {
         #expect(
             IoTSocketError.invalidACLEntry(index: 1, .nameEmpty(.groupName)).description == "ACL entry 1: group name is empty"
         )
+
+        // The empty UID is the central's: no object can have it (PROTOCOL.md, names).
+        let centralUID = padded("G") + [UInt8](repeating: 0, count: 16) + Self.key0
+        var wire3 = buffer(bytes("00 00000002") + good + centralUID)
+        #expect(throws: IoTSocketError.invalidACLEntry(index: 1, .nameEmpty(.uid))) { try Transmission.read(from: &wire3) }
+        #expect(wire3.readableBytes == 101)
     }
 
     @Test func badUIDInAHeader() {

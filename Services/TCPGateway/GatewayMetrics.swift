@@ -44,6 +44,8 @@ final class GatewayMetrics: Sendable {
     let publishFailures = Counter(label: "iots_gateway_publish_failures_total")
     /// Entries given up on: queue full while Redis lags, or retries exhausted.
     let publishDropped = Counter(label: "iots_gateway_publish_dropped_total")
+    /// Requests among those dropped, answered 0xA0 by the gateway itself.
+    let requestsAnsweredUndelivered = Counter(label: "iots_gateway_requests_undelivered_total")
 
     /// Which rule a session broke; the `reason` of `iots_gateway_protocol_errors_total`.
     enum ProtocolErrorKind: String, CaseIterable {

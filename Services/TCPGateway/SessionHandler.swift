@@ -133,7 +133,28 @@ final class SessionHandler: ChannelInboundHandler {
             self.environment.logger.debug(
                 "frame in",
                 metadata: ["uid": "\(self.address.uid)", "conn": "\(self.address.connection)", "type": "\(frame.transmission.type)"])
-            self.publish(.transmission(self.address, frame: Array(frame.wireBytes.readableBytesView)))
+            let message = RouterMessage.transmission(self.address, frame: Array(frame.wireBytes.readableBytesView))
+            if case .request(let uid, let tracking, _) = frame.transmission {
+                self.publish(message, dropped: self.answerUndelivered(uid: uid, tracking: tracking))
+            } else {
+                self.publish(message)
+            }
+        }
+    }
+
+    /// What answers a request the router never got (Redis unreachable past the publisher's
+    /// retries, or its queue full): 0xA0, "could never be delivered", with the UID it named, so
+    /// the requester still gets exactly one answer. (A lost response needs nothing: the router's
+    /// deadline answers its request 0xA1.)
+    private func answerUndelivered(uid: UID?, tracking: UInt16) -> @Sendable () -> Void {
+        let registry = self.environment.registry
+        let metrics = self.environment.metrics
+        let connection = self.address.connection
+        return {
+            metrics.requestsAnsweredUndelivered.increment()
+            var bytes = ByteBuffer()
+            Transmission.response(uid: uid, tracking: tracking, code: .destinationNotFound, payload: .empty).write(to: &bytes)
+            registry.deliver([.write(connection: connection, frame: Array(bytes.readableBytesView))])
         }
     }
 
@@ -280,9 +301,10 @@ final class SessionHandler: ChannelInboundHandler {
         context.write(self.wrapOutboundOut(bytes), promise: nil)
     }
 
-    private func publish(_ message: RouterMessage) {
+    private func publish(_ message: RouterMessage, dropped: (@Sendable () -> Void)? = nil) {
         self.outbox.append(
-            StreamAppend(stream: self.environment.keys.routerStream, fields: message.fields, maxLength: self.environment.streamMaxLength))
+            StreamAppend(stream: self.environment.keys.routerStream, fields: message.fields, maxLength: self.environment.streamMaxLength),
+            dropped: dropped)
     }
 
     // MARK: Liveness

@@ -17,8 +17,10 @@ import Synchronization
 /// else wakes a thread: a frame costs the socket's wake-ups and no hop through Swift
 /// Concurrency's pool (which cost about four thread wake-ups per frame).
 ///
-/// A failed batch is retried (backoff, up to 8 attempts) before anything newer is sent, so order
-/// survives a Redis reconnect; after the last attempt it is dropped and counted.
+/// A failed batch is retried (backoff, up to 8 attempts, ≈ 6 s) before anything newer is sent, so
+/// order survives a Redis reconnect; after the last attempt it is dropped and counted. An entry
+/// may carry what to do when it is dropped (a request is then answered 0xA0 by its session: it
+/// never reached the router, so nothing else would answer it).
 ///
 /// Shutdown: started first, so the service group stops it last; by then the server has closed
 /// every connection, and ``run()`` returns once their session-closed events are sent, or after
@@ -29,32 +31,41 @@ final class StreamPublisher: Service, Sendable {
         fileprivate let queue: Queue
         fileprivate let publisher: StreamPublisher
 
-        /// Queues one XADD. Drops it (counted) when Redis has fallen so far behind that the
-        /// queue holds its capacity: memory stays bounded.
-        func append(_ entry: StreamAppend) {
-            switch self.queue.append(entry) {
+        /// Queues one XADD. Drops it (counted, `dropped` called at once) when Redis has fallen so
+        /// far behind that the queue holds its capacity: memory stays bounded.
+        /// - Parameter dropped: called if the entry never reaches Redis, on whichever loop finds
+        ///   out (this one, or the publisher's after the last retry or at shutdown).
+        func append(_ entry: StreamAppend, dropped: (@Sendable () -> Void)? = nil) {
+            switch self.queue.append(Pending(append: entry, dropped: dropped)) {
             case .first:
                 self.publisher.schedule()
             case .queued:
                 break
             case .full:
                 self.publisher.metrics.publishDropped.increment()
+                dropped?()
             }
         }
+    }
+
+    /// An entry and what to do should it be dropped.
+    fileprivate struct Pending: Sendable {
+        var append: StreamAppend
+        var dropped: (@Sendable () -> Void)?
     }
 
     /// The entries of one event loop, taken by the publisher from its own loop.
     fileprivate final class Queue: Sendable {
         enum Outcome { case first, queued, full }
 
-        private let pending = Mutex<[StreamAppend]>([])
+        private let pending = Mutex<[Pending]>([])
         private let capacity: Int
 
         init(capacity: Int) {
             self.capacity = capacity
         }
 
-        func append(_ entry: StreamAppend) -> Outcome {
+        func append(_ entry: Pending) -> Outcome {
             self.pending.withLock { pending in
                 guard pending.count < self.capacity else { return .full }
                 pending.append(entry)
@@ -62,7 +73,7 @@ final class StreamPublisher: Service, Sendable {
             }
         }
 
-        func takeAll() -> [StreamAppend] {
+        func takeAll() -> [Pending] {
             self.pending.withLock { pending in
                 defer { pending = [] }
                 return pending
@@ -128,8 +139,9 @@ final class StreamPublisher: Service, Sendable {
             eventLoop.execute {
                 self.state.value.cancelled = true
                 // What was never taken is lost with the process: count it too.
-                let left = self.queues.all.reduce(0) { $0 + $1.takeAll().count }
-                self.metrics.publishDropped.increment(by: left)
+                let left = self.queues.all.flatMap { $0.takeAll() }
+                self.metrics.publishDropped.increment(by: left.count)
+                for entry in left { entry.dropped?() }
                 self.completeDrainWaiters()
             }
         }
@@ -168,7 +180,7 @@ final class StreamPublisher: Service, Sendable {
     /// this again). On the publisher's loop.
     private func sendQueued() {
         guard !self.state.value.sending else { return }
-        var entries: [StreamAppend] = []
+        var entries: [Pending] = []
         for queue in self.queues.all {
             entries += queue.takeAll()
         }
@@ -181,11 +193,11 @@ final class StreamPublisher: Service, Sendable {
     }
 
     /// Sends `entries[start...]` one batch at a time, each after the previous one's reply.
-    private func send(_ entries: [StreamAppend], from start: Int, attempt: Int) {
+    private func send(_ entries: [Pending], from start: Int, attempt: Int) {
         let end = min(start + self.batchLimit, entries.count)
         let batch = entries[start..<end]
         let started = NIODeadline.now()
-        self.redis.pipelineFuture(batch.map(\.command)).whenComplete { result in
+        self.redis.pipelineFuture(batch.map(\.append.command)).whenComplete { result in
             self.eventLoop.preconditionInEventLoop()
             switch result {
             case .success(let replies):
@@ -193,10 +205,11 @@ final class StreamPublisher: Service, Sendable {
                 self.metrics.publishBatches.increment()
                 self.metrics.publishedEntries.increment(by: batch.count)
                 self.metrics.publishBatchSize.record(batch.count)
-                for reply in replies {
+                for (entry, reply) in zip(batch, replies) {
                     if case .failure(let error) = StreamAppend.result(of: reply) {
                         self.metrics.publishDropped.increment()
                         self.logger.error("stream append refused", metadata: ["error": "\(error)"])
+                        entry.dropped?()
                     }
                 }
                 self.sent(entries, upTo: end)
@@ -206,6 +219,7 @@ final class StreamPublisher: Service, Sendable {
                     self.metrics.publishDropped.increment(by: batch.count)
                     self.logger.error(
                         "stream appends lost", metadata: ["entries": "\(batch.count)", "attempts": "\(attempt)", "error": "\(error)"])
+                    for entry in batch { entry.dropped?() }
                     self.sent(entries, upTo: end)
                     return
                 }
@@ -221,7 +235,7 @@ final class StreamPublisher: Service, Sendable {
     }
 
     /// The batch ending at `end` is done with: the next one, or what was queued meanwhile.
-    private func sent(_ entries: [StreamAppend], upTo end: Int) {
+    private func sent(_ entries: [Pending], upTo end: Int) {
         if end < entries.count {
             self.send(entries, from: end, attempt: 1)
         } else {

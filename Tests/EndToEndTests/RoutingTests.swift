@@ -452,6 +452,31 @@ struct RoutingTests {
         await harness.stop()
     }
 
+    @Test("Redis unreachable past the gateways' retries: requests they could not hand over are answered 0xA0 by the gateway")
+    func requestsAnsweredWhenRedisIsGone() async throws {
+        let harness = try await RoutingHarness.start()
+        do {
+            let central = try await harness.central(on: harness.portB, pushing: Self.acl)
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            let payload = try PayloadBlock(format: .ascii, data: Array("lost?".utf8))
+            harness.redis.stop()
+            // The publisher retries 8 times (each waits up to 5 s for a connection, ≈ 45 s in all)
+            // before it gives the requests up.
+            try await device.send(.request(uid: nil, tracking: 31, payload: payload))
+            try await central.send(.request(uid: Self.plc, tracking: 32, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(75)) == .response(uid: nil, tracking: 31, code: .destinationNotFound, payload: .empty))
+            #expect(
+                try await central.receive(timeout: .seconds(20)) == .response(uid: Self.plc, tracking: 32, code: .destinationNotFound, payload: .empty))
+            #expect(await harness.metric("iots_gateway_requests_undelivered_total", of: "tcp-gateway") == 1)
+            await device.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("SIGTERM while Redis is unreachable: the gateway and the router still exit, in bounded time")
     func stopWithoutRedis() async throws {
         let harness = try await RoutingHarness.start()

@@ -35,6 +35,8 @@ struct MessageRouter: Sendable {
         case .webhookAnswer(let answer):
             let member = InFlightMember(.towardCentral, object: answer.uid, tracking: answer.tracking)
             return [self.response(member, code: answer.code, payload: answer.payload)]
+        case .returned(let address, let frame):
+            return [self.redeliver(frame, returnedFrom: address)]
         case .transmission(let address, let frame):
             var buffer = ByteBuffer(bytes: frame)
             do {
@@ -352,6 +354,27 @@ struct MessageRouter: Sendable {
             if reply.string != "sent" && reply.string != "held" {
                 self.metrics.responsesUndeliverable.increment()
             }
+            return []
+        }
+    }
+
+    /// A frame a gateway returned: held for the kept session, or sent to the element's new
+    /// connection (PROTOCOL.md: what is meant for a kept element is held and replayed).
+    /// Otherwise it is dropped and counted; a request among those is answered at its deadline.
+    func redeliver(_ frame: [UInt8], returnedFrom address: RouterMessage.ConnectionAddress) -> PlannedCall {
+        .script(
+            RouterScripts.redeliver,
+            keys: [self.keys.session(address.uid), self.keys.held(address.uid)],
+            arguments: [
+                .string(self.keys.prefix), .integer(self.settings.streamMaxLength), .integer(self.settings.maxHeldPerElement), .bytes(frame),
+                .string(address.gateway), .string(address.connection),
+            ]
+        ) { reply in
+            let outcome = reply.string ?? "absent"
+            self.metrics.returnedFrames[outcome]?.increment()
+            self.logger.debug(
+                "frame returned by a gateway (its connection had closed)",
+                metadata: ["uid": "\(address.uid)", "gw": "\(address.gateway)", "conn": "\(address.connection)", "outcome": "\(outcome)"])
             return []
         }
     }

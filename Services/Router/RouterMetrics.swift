@@ -28,6 +28,8 @@ struct RouterMetrics: Sendable {
     let aclSize: Gauge
     let batchDuration: Metrics.Timer
     let deadGateways: Counter
+    /// Frames gateways returned (their connection had closed), by what became of them.
+    let returnedFrames: [String: Counter]
 
     init() {
         self.messages = Counter(label: "iots_router_messages_total")
@@ -54,5 +56,9 @@ struct RouterMetrics: Sendable {
         self.aclSize = Gauge(label: "iots_router_acl_entries")
         self.batchDuration = Metrics.Timer(label: "iots_router_batch_duration_seconds")
         self.deadGateways = Counter(label: "iots_router_dead_gateways_total")
+        self.returnedFrames = Dictionary(
+            uniqueKeysWithValues: ["sent", "held", "absent", "full", "toolong", "stale"].map {
+                ($0, Counter(label: "iots_router_returned_frames_total", dimensions: [("outcome", $0)]))
+            })
     }
 }

@@ -44,6 +44,18 @@ enum RouterScripts {
             return deliver(ARGV[1], ARGV[2], ARGV[3], KEYS[1], KEYS[2], ARGV[4])
             """)
 
+    /// Delivers again a frame a gateway returned because the connection it was for had closed:
+    /// held for the kept session, sent to the element's new connection, or `absent`. `stale`
+    /// when the session still names the closed connection (its close never reached the router):
+    /// sending it there again would only return it again.
+    /// KEYS: session, held. ARGV: prefix, streamMax, maxHeld, frame, gateway, connection.
+    static let redeliver = RedisScript(
+        prelude + """
+            local s = redis.call('HMGET', KEYS[1], 'state', 'gw', 'conn')
+            if s[1] == 'online' and s[2] == ARGV[5] and s[3] == ARGV[6] then return 'stale' end
+            return deliver(ARGV[1], ARGV[2], ARGV[3], KEYS[1], KEYS[2], ARGV[4])
+            """)
+
     /// Delivers a batch of frames (telemetry) to one element in as few stream entries as possible:
     /// consecutive frames are packed into one entry up to the element's stated maximum
     /// transmission length (64 KiB when it states none), which the gateway writes as they are,
@@ -431,7 +443,7 @@ enum RouterScripts {
         """)
 
     static let all: [RedisScript] = [
-        deliver, deliverBatch, request, webhookRequest, call, response, claimExpiredRequests, claimRequest, openSession, closeSession, expireKeptSessions,
+        deliver, redeliver, deliverBatch, request, webhookRequest, call, response, claimExpiredRequests, claimRequest, openSession, closeSession, expireKeptSessions,
         revokeSession, issueToken, claimRenewals, sweepDeadGateways,
     ]
 }

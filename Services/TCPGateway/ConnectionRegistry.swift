@@ -33,7 +33,19 @@ final class ConnectionRegistry: Sendable {
             var entries: [String: Entry] = [:]
             /// The connections that asked for a ``ConnectionOrder/deadlineReached``, and when.
             var deadlines: [String: NIODeadline] = [:]
+            /// Sessions that closed in the last ``closedMemory``: a frame the router sent them
+            /// before it learnt of the close is returned to it (``ConnectionRegistry/deliver(_:)``).
+            var closed: [String: RouterMessage.ConnectionAddress] = [:]
+            /// The same ids, oldest first, with when they closed (to forget them in order).
+            var closedOrder = CircularBuffer<(id: String, at: NIODeadline)>()
         }
+
+        /// How long a closed session's address is remembered: the router learns of a close within
+        /// milliseconds; frames it sent before are at most a batch or two behind.
+        static let closedMemory = TimeAmount.seconds(10)
+        /// At most this many closed sessions remembered per shard (a burst of closes forgets the
+        /// oldest first).
+        static let closedMemoryLimit = 20_000
 
         /// How often the shard looks for deadlines that have passed: a deadline is met up to
         /// this late.
@@ -69,9 +81,17 @@ final class ConnectionRegistry: Sendable {
             return true
         }
 
-        /// Forgets connection `id` (it closed), giving back its slot.
-        func remove(_ id: String) {
+        /// Forgets connection `id` (it closed), giving back its slot; `session` (its session's
+        /// address, when it had one) is remembered for ``closedMemory``.
+        func remove(_ id: String, session: RouterMessage.ConnectionAddress? = nil) {
             guard let entry = self.table.value.entries.removeValue(forKey: id) else { return }
+            if let session {
+                if self.table.value.closedOrder.count >= Self.closedMemoryLimit, let oldest = self.table.value.closedOrder.popFirst() {
+                    self.table.value.closed.removeValue(forKey: oldest.id)
+                }
+                self.table.value.closed[id] = session
+                self.table.value.closedOrder.append((id, .now()))
+            }
             self.table.value.deadlines.removeValue(forKey: id)
             if entry.holdsSlot {
                 self.counters.releaseSlot()
@@ -96,6 +116,10 @@ final class ConnectionRegistry: Sendable {
         /// passed, clearing it.
         private func sweep() {
             let now = NIODeadline.now()
+            while let oldest = self.table.value.closedOrder.first, oldest.at + Self.closedMemory <= now {
+                self.table.value.closedOrder.removeFirst()
+                self.table.value.closed.removeValue(forKey: oldest.id)
+            }
             var due: [String] = []
             for (id, deadline) in self.table.value.deadlines where deadline <= now {
                 due.append(id)
@@ -115,6 +139,11 @@ final class ConnectionRegistry: Sendable {
             return entry.channel
         }
 
+        /// The session connection `id` held, if it closed less than ``closedMemory`` ago.
+        func closedSession(_ id: String) -> RouterMessage.ConnectionAddress? {
+            self.table.value.closed[id]
+        }
+
         /// Gives `order` to every connection of the shard and returns their close futures.
         func deliverToAll(_ order: ConnectionOrder) -> [EventLoopFuture<Void>] {
             let channels = self.table.value.entries.values.map(\.channel)
@@ -131,16 +160,24 @@ final class ConnectionRegistry: Sendable {
     let shards: EventLoopShards<Shard>
     private let metrics: GatewayMetrics
     private let logger: Logger
+    /// Hands a frame for a session that has just closed back to the router, from the shard's loop.
+    private let returnFrame: @Sendable (RouterMessage.ConnectionAddress, [UInt8], any EventLoop) -> Void
     private let drainingFlag = Atomic<Bool>(false)
     private let listeningFlag = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - slotsCount: how many sessions (counted from an accepted initiation) may be open.
     ///   - bootTag: a text unique to this process start (no dots).
-    init(group: MultiThreadedEventLoopGroup, slotsCount: Int, bootTag: String, metrics: GatewayMetrics, logger: Logger) {
+    ///   - returnFrame: publishes a frame meant for a session that has just closed, after that
+    ///     session's close (the same loop's outbox keeps the order), for the router to hold.
+    init(
+        group: MultiThreadedEventLoopGroup, slotsCount: Int, bootTag: String, metrics: GatewayMetrics, logger: Logger,
+        returnFrame: @escaping @Sendable (RouterMessage.ConnectionAddress, [UInt8], any EventLoop) -> Void
+    ) {
         self.bootTag = bootTag
         self.metrics = metrics
         self.logger = logger
+        self.returnFrame = returnFrame
         let counters = Counters(slotsCount: slotsCount, metrics: metrics)
         self.shards = EventLoopShards(group: group) { index, loop in
             Shard(index: index, eventLoop: loop, bootTag: bootTag, counters: counters)
@@ -188,6 +225,7 @@ final class ConnectionRegistry: Sendable {
             guard let shard = self.shards[index] else { continue }
             let metrics = self.metrics
             let logger = self.logger
+            let returnFrame = self.returnFrame
             shard.eventLoop.execute {
                 var written: [ObjectIdentifier: any Channel] = [:]
                 for command in commands {
@@ -197,8 +235,13 @@ final class ConnectionRegistry: Sendable {
                     case .close(_, let code): order = .close(code)
                     }
                     guard let channel = shard.deliver(order, to: command.connection) else {
-                        metrics.droppedUnknownConnection.increment()
-                        logger.debug("command for a closed connection", metadata: ["conn": "\(command.connection)"])
+                        if case .write(let frame) = order, let session = shard.closedSession(command.connection) {
+                            metrics.framesReturned.increment()
+                            returnFrame(session, frame, shard.eventLoop)
+                        } else {
+                            metrics.droppedUnknownConnection.increment()
+                            logger.debug("command for a closed connection", metadata: ["conn": "\(command.connection)"])
+                        }
                         continue
                     }
                     if case .write = order {

@@ -31,6 +31,8 @@ final class GatewayMetrics: Sendable {
     /// Command stream entries that are not valid `GatewayCommand`s.
     let droppedMalformedCommand = Counter(label: "iots_gateway_frames_dropped_total", dimensions: [("reason", "malformed_command")])
     let pingsSent = Counter(label: "iots_gateway_pings_sent_total")
+    /// Frames for a session that had just closed, handed back to the router to hold.
+    let framesReturned = Counter(label: "iots_gateway_frames_returned_total")
     /// Connections dropped because their peer stopped reading and too much waited for it.
     let slowConsumerCloses = Counter(label: "iots_gateway_slow_consumer_closes_total")
     /// Sessions closed because no traffic followed a Ping in time (session kept).

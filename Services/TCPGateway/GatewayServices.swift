@@ -1,4 +1,6 @@
 import Foundation
+import Messaging
+import RedisBus
 import NIOCore
 import NIOPosix
 import ServiceKit
@@ -19,10 +21,16 @@ struct GatewayServices {
         let configuration = runtime.configuration
         let metrics = GatewayMetrics()
         let tlsContext = try GatewayServer.makeTLSContext(configuration.tcpServer)
+        let publisher = StreamPublisher(group: group, redis: runtime.redis, metrics: metrics, logger: runtime.logger)
+        let routerStream = runtime.keys.routerStream
+        let streamMaxLength = configuration.redis.streamMaxLength
         let registry = ConnectionRegistry(
             group: group, slotsCount: configuration.tcpServer.slotsCount, bootTag: Self.makeBootTag(), metrics: metrics,
-            logger: runtime.logger)
-        let publisher = StreamPublisher(group: group, redis: runtime.redis, metrics: metrics, logger: runtime.logger)
+            logger: runtime.logger,
+            returnFrame: { session, frame, loop in
+                let message = RouterMessage.returned(session, frame: frame)
+                publisher.outbox(for: loop).append(StreamAppend(stream: routerStream, fields: message.fields, maxLength: streamMaxLength))
+            })
         let authenticator = Authenticator(
             redis: runtime.redis, keys: runtime.keys, centralKey: configuration.central.authKey, throttle: LoginThrottle(),
             cache: ACLCache(), metrics: metrics, logger: runtime.logger)

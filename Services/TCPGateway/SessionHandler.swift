@@ -47,6 +47,11 @@ final class SessionHandler: ChannelInboundHandler {
     /// The start of a transmission whose end has not arrived yet (copied out of the read
     /// buffer, so NIO can reuse that for the next read).
     private var partial: ByteBuffer?
+    /// Frames the router sent while the connection was closing: handed back to it after the
+    /// session-closed event, to be held for the kept session rather than lost.
+    private var returned: [[UInt8]] = []
+    /// The most frames ``returned`` keeps (the router holds as many per element).
+    private static let returnedLimit = 1000
 
     init(
         environment: GatewayEnvironment,
@@ -174,7 +179,7 @@ final class SessionHandler: ChannelInboundHandler {
         switch order {
         case .write(let frame):
             guard case .open = self.state else {
-                self.environment.metrics.droppedUnknownConnection.increment()
+                self.returnToRouter(frame)
                 return
             }
             if let maximum = self.statedMaxTransmissionLength, frame.count > maximum {
@@ -185,6 +190,7 @@ final class SessionHandler: ChannelInboundHandler {
                 return
             }
             if !context.channel.isWritable, self.backlogExceeded(adding: frame.count, context: context) {
+                self.returnToRouter(frame)
                 return
             }
             var bytes = context.channel.allocator.buffer(capacity: frame.count)
@@ -212,9 +218,13 @@ final class SessionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.state = .closed
-        self.shard.remove(self.address.connection)
+        self.shard.remove(self.address.connection, session: self.address)
         // Queued after every transmission of this connection: the router sees them first.
         self.publish(.sessionClosed(.init(address: self.address, code: self.closeCode)))
+        for frame in self.returned {
+            self.publish(.returned(self.address, frame: frame))
+        }
+        self.returned = []
         self.environment.logger.info(
             "session closed",
             metadata: [
@@ -299,6 +309,17 @@ final class SessionHandler: ChannelInboundHandler {
         transmission.write(to: &bytes)
         self.environment.metrics.framesOut.increment()
         context.write(self.wrapOutboundOut(bytes), promise: nil)
+    }
+
+    /// Keeps a frame that came for this session while it was closing, for ``channelInactive``
+    /// to hand back to the router after the close.
+    private func returnToRouter(_ frame: [UInt8]) {
+        guard case .closing = self.state, self.returned.count < Self.returnedLimit else {
+            self.environment.metrics.droppedUnknownConnection.increment()
+            return
+        }
+        self.environment.metrics.framesReturned.increment()
+        self.returned.append(frame)
     }
 
     private func publish(_ message: RouterMessage, dropped: (@Sendable () -> Void)? = nil) {

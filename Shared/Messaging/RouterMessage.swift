@@ -7,7 +7,8 @@ import RedisBus
 /// Encoded as stream fields: `t` (kind). Gateway kinds (`open`, `close`, `frame`) carry `uid`
 /// (the element's UID as 32 hex digits), `gw` (gateway instance), `conn` (connection id within
 /// that gateway) and per kind `max`, `addr`, `code`, `f` (the transmission's wire bytes,
-/// decoded by the router with the IoTSocket codec). http-api kinds (`call`, `acl`) are
+/// decoded by the router with the IoTSocket codec; `back` carries in `f` a frame the router had
+/// addressed to that connection, which had closed). http-api kinds (`call`, `acl`) are
 /// described by `APICall` and `ACLUpdate`.
 public enum RouterMessage: Sendable, Equatable {
     /// An element logged in on a gateway connection.
@@ -17,6 +18,10 @@ public enum RouterMessage: Sendable, Equatable {
     case sessionClosed(SessionClosed)
     /// A transmission an element sent, as it came off the wire.
     case transmission(ConnectionAddress, frame: [UInt8])
+    /// A frame the router addressed to a connection that had closed when it reached the
+    /// gateway: sent after that connection's ``sessionClosed(_:)``, so the router can hold it
+    /// for the kept session (or send it to the element's new connection) rather than lose it.
+    case returned(ConnectionAddress, frame: [UInt8])
     /// A request the central made over HTTP, for the router to send to an object.
     case call(APICall)
     /// An ACL change made over HTTP.
@@ -93,6 +98,10 @@ public enum RouterMessage: Sendable, Equatable {
             var fields = Self.addressFields("frame", address)
             fields.append(("f", .bytes(frame)))
             return fields
+        case .returned(let address, let frame):
+            var fields = Self.addressFields("back", address)
+            fields.append(("f", .bytes(frame)))
+            return fields
         case .call(let call):
             return call.fields
         case .aclUpdate(let update):
@@ -145,6 +154,9 @@ public enum RouterMessage: Sendable, Equatable {
         case "frame":
             guard let frame = entry["f"] else { throw MessageError(entry: entry.id, field: "f", problem: "missing") }
             self = .transmission(address, frame: frame)
+        case "back":
+            guard let frame = entry["f"] else { throw MessageError(entry: entry.id, field: "f", problem: "missing") }
+            self = .returned(address, frame: frame)
         default:
             throw MessageError(entry: entry.id, field: "t", problem: "unknown kind \"\(kind)\"")
         }

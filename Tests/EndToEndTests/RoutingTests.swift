@@ -477,6 +477,40 @@ struct RoutingTests {
         await harness.stop()
     }
 
+    @Test("a frame the router sent to a connection that had just closed comes back to it and is held for the kept session")
+    func frameForClosedConnectionIsHeld() async throws {
+        let harness = try await RoutingHarness.start(keepSessionSeconds: 30)
+        do {
+            let central = try await harness.central(on: harness.portB, pushing: Self.acl)
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            let connection = try #require(try await harness.client.hgetString(harness.keys.session(Self.plc), field: "conn"))
+            // The router is paused before it learns of the close, so the frame below, as if it
+            // had routed it just before, reaches the gateway after the connection is gone.
+            Foundation.kill(harness.router.pid, SIGSTOP)
+            await device.close()  // abrupt: the session is kept
+            try await Task.sleep(for: .milliseconds(300))
+            let payload = try PayloadBlock(format: .ascii, data: Array("held for you".utf8))
+            var frame = ByteBuffer()
+            Transmission.response(uid: nil, tracking: 5, code: .valid, payload: payload).write(to: &frame)
+            let command = GatewayCommand.write(connection: connection, frame: Array(frame.readableBytesView))
+            _ = try await harness.client.send(["XADD", .string(harness.keys.gatewayStream("gw-a")), "*"] + command.fields.flatMap { [.string($0.name), $0.value] })
+            try await harness.waitForMetric("iots_gateway_frames_returned_total", 1, of: "tcp-gateway")
+            Foundation.kill(harness.router.pid, SIGCONT)
+
+            try await harness.waitForSession(Self.plc, "kept")
+            try await harness.waitForMetric(#"iots_router_returned_frames_total{outcome="held"}"#, 1)
+            let back = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            #expect(try await back.receive(timeout: .seconds(5)) == .response(uid: nil, tracking: 5, code: .valid, payload: payload))
+            await back.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        Foundation.kill(harness.router.pid, SIGCONT)
+        await harness.stop()
+    }
+
     @Test("SIGTERM while Redis is unreachable: the gateway and the router still exit, in bounded time")
     func stopWithoutRedis() async throws {
         let harness = try await RoutingHarness.start()

@@ -8,15 +8,7 @@ import Testing
 @Suite("Telemetry records on the telemetry stream")
 struct TelemetryRecordTests {
     private static func entry(_ records: [TelemetryRecord]) -> StreamEntry {
-        let fields = records.flatMap(\.fields).map { field -> StreamEntry.Field in
-            switch field.value {
-            case .string(let text): StreamEntry.Field(name: field.name, value: Array(text.utf8))
-            case .bytes(let bytes): StreamEntry.Field(name: field.name, value: bytes)
-            case .integer(let value): StreamEntry.Field(name: field.name, value: Array(String(value).utf8))
-            default: StreamEntry.Field(name: field.name, value: [])
-            }
-        }
-        return StreamEntry(id: "1-0", fields: fields)
+        StreamEntry.written(records.flatMap(\.fields))
     }
 
     @Test("a packed entry gives back every record, in order")

@@ -62,6 +62,8 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var quiesceHeld = false
     private var inputClosedHeld = false
     private var quiescing = false
+    /// A request passed to Hummingbird asked to close the connection after its response.
+    private var closeRequested = false
     private var isHTTP2Stream = false
     /// Parts were passed on since the last `channelReadComplete`: Hummingbird's async channel
     /// hands reads to its task only at a read-complete, so held parts passed on after a call
@@ -126,10 +128,23 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = self.unwrapOutboundIn(data), self.responsesOwedByResponder > 0 {
+        switch self.unwrapOutboundIn(data) {
+        case .end where self.responsesOwedByResponder > 0:
             self.responsesOwedByResponder -= 1
+        case .head(var head) where self.closeRequested && self.responsesOwedByResponder == 1 && head.status.kind != .informational:
+            // The last response before Hummingbird closes: say so (RFC 9112 §9.6).
+            head.headerFields[.connection] = "close"
+            context.write(self.wrapOutboundOut(.head(head)), promise: promise)
+            return
+        default:
+            break
         }
         context.write(data, promise: promise)
+    }
+
+    /// Whether a `Connection` header holds the `close` token (any case, among others).
+    private static func asksToClose(_ value: String) -> Bool {
+        value.split(separator: ",").contains { $0.filter { $0 != " " && $0 != "\t" }.lowercased() == "close" }
     }
 
     func read(context: ChannelHandlerContext) {
@@ -151,7 +166,12 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (self.inbound, part) {
-        case (.idle, .head(let head)):
+        case (.idle, .head(var head)):
+            if let connection = head.headerFields[.connection], connection != "close", Self.asksToClose(connection) {
+                // Hummingbird ends the connection only for the exact value `close`; the header's
+                // tokens are case-insensitive (`Close`, `close, TE`).
+                head.headerFields[.connection] = "close"
+            }
             self.continueIfExpected(head, context: context)
             if let length = self.directContentLength(head) {
                 // Sized for the announced body, up to a few KiB: a client announcing the
@@ -159,7 +179,7 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let capacity = min(length, 4096)
                 self.inbound = .collecting(head, since: .now, body: context.channel.allocator.buffer(capacity: capacity))
             } else {
-                self.pass(part, context: context)
+                self.pass(.head(head), context: context)
             }
         case (.collecting(let head, let since, var body), .body(var bytes)):
             self.inbound = .idle  // so the body below is uniquely referenced and grows in place
@@ -187,9 +207,12 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Passes a part to Hummingbird, keeping count of the responses it owes.
     private func pass(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch part {
-        case .head:
+        case .head(let head):
             self.responsesOwedByResponder += 1
             self.inbound = .passing
+            if head.headerFields[.connection] == "close" {
+                self.closeRequested = true
+            }
         case .end:
             self.inbound = .idle
         case .body:

@@ -423,6 +423,25 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
+    @Test("Connection: close in any case ends the connection after the response, which says so")
+    func connectionClose() async throws {
+        let harness = try await HTTPAPIHarness.start(withGateway: false)
+        do {
+            for value in ["close", "Close", "keep-alive, CLOSE"] {
+                let raw = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+                try await raw.send(Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: \(value)\r\n\r\n".utf8))
+                let answer = try await Self.readResponse(raw)
+                #expect(answer.statusLine == "HTTP/1.1 200 OK")
+                #expect(answer.headers["connection"] == "close", "\(value): \(answer.headers)")
+                #expect(await raw.waitForClose(timeout: .seconds(3)), "\(value)")
+                await raw.close()
+            }
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("Expect: 100-continue gets 100 Continue before the body, unless the request is refused without reading it")
     func expectContinue() async throws {
         let harness = try await HTTPAPIHarness.start()

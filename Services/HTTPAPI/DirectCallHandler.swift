@@ -16,11 +16,12 @@ import NIOHTTPTypes
 ///
 /// Only calls that will get a 200 are taken: `POST /request` with no query, a valid bearer key,
 /// a `Content-Length` within `HTTPServer.MaxContentLength`, no `Expect`, `Connection` or
-/// `Transfer-Encoding`, and a body that ``CallRequest`` accepts. `Expect: 100-continue` is
-/// answered here for every request (Hummingbird does not), then the request goes on as usual. Anything else (including a
+/// `Transfer-Encoding`, and a body that ``CallRequest`` accepts. Anything else (including a
 /// body that fails validation, which is replayed after it was collected) goes to
 /// ``APIResponder``, which gives every error and its message in one place. The answer, metrics
-/// and headers (`Date`, `Server`) are the same on both paths.
+/// and headers (`Date`, `Server`) are the same on both paths. For every HTTP/1.1 request, this
+/// handler also answers `Expect: 100-continue` (Hummingbird does not) and normalises a
+/// `Connection` header holding `close` in any case to the exact value Hummingbird acts on.
 ///
 /// HTTP/1.1 keeps responses in request order: while a request is with Hummingbird no call is
 /// taken here (it follows it to Hummingbird), and while a call is in flight the parts that

@@ -1,8 +1,8 @@
 import Foundation
 import Messaging
-import RedisBus
 import NIOCore
 import NIOPosix
+import RedisBus
 import ServiceKit
 import ServiceLifecycle
 

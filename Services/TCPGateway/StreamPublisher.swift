@@ -17,8 +17,9 @@ import Synchronization
 /// else wakes a thread: a frame costs the socket's wake-ups and no hop through Swift
 /// Concurrency's pool (which cost about four thread wake-ups per frame).
 ///
-/// A failed batch is retried (backoff, up to 8 attempts, ≈ 6 s) before anything newer is sent, so
-/// order survives a Redis reconnect; after the last attempt it is dropped and counted. An entry
+/// A failed batch is retried (backoff, up to 8 attempts: ≈ 6 s of backoff, ≈ 45 s with Redis down,
+/// each attempt waiting up to 5 s for a connection) before anything newer is sent, so order
+/// survives a Redis reconnect; after the last attempt it is dropped and counted. An entry
 /// may carry what to do when it is dropped (a request is then answered 0xA0 by its session: it
 /// never reached the router, so nothing else would answer it).
 ///

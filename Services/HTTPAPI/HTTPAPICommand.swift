@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ServiceKit
 
 /// The `http-api` executable: the central's IoTSocket-over-HTTP API and the operators' REST API.
@@ -25,7 +24,7 @@ struct HTTPAPICommand: AsyncParsableCommand {
             // A configuration problem (no central key, unreadable TLS file…): exit like any
             // configuration error, so supervisors do not restart a process that cannot start.
             runtime.logger.critical("cannot start", metadata: ["error": "\(error)"])
-            FileHandle.standardError.write(Data("configuration error: \(error)\n".utf8))
+            ServiceOptions.reportConfigurationError(error)
             await runtime.redis.close()
             throw ExitCode(78)
         }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ServiceKit
 
 /// The `tcp-gateway` executable: terminates IoTSocket TCP sessions of devices and the central.
@@ -28,7 +27,7 @@ struct TCPGatewayCommand: AsyncParsableCommand {
             // A configuration problem (unreadable TLS file…): exit like any configuration error,
             // so supervisors do not restart a process that cannot start.
             runtime.logger.critical("cannot start", metadata: ["error": "\(error)"])
-            FileHandle.standardError.write(Data("configuration error: \(error)\n".utf8))
+            ServiceOptions.reportConfigurationError(error)
             await runtime.redis.close()
             throw ExitCode(78)
         }

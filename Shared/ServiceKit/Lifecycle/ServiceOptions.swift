@@ -25,8 +25,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         }
     }
 
-    /// Prints a configuration error the way every executable does.
-    public static func reportConfigurationError(_ error: ConfigurationError) {
+    /// Prints a configuration error (a bad value, or a file it names that cannot be used) the
+    /// way every executable does.
+    public static func reportConfigurationError(_ error: any Error) {
         FileHandle.standardError.write(Data("configuration error: \(error)\n".utf8))
     }
 }

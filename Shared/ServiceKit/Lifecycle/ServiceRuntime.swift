@@ -41,7 +41,7 @@ public struct ServiceRuntime: Sendable {
         do {
             try startupChecks(configuration)
         } catch {
-            FileHandle.standardError.write(Data("configuration error: \(error)\n".utf8))
+            ServiceOptions.reportConfigurationError(error)
             throw ExitCode(78)
         }
         if options.checkConfig {

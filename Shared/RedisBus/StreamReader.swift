@@ -15,8 +15,10 @@ import Synchronization
 /// for a batch but the loop's (an async handler costs a hop to Swift Concurrency's pool and
 /// back for every read). The tcp-gateway delivers its commands to connections this way.
 ///
-/// Stopping: cancel the task running ``run()``; a read in progress ends within
-/// ``Configuration-swift.struct/block`` and its batch is still delivered.
+/// Stopping: cancel the task running ``run(finishing:)``; a read in progress ends within
+/// ``Configuration-swift.struct/block`` and its batch is still delivered. To read on until the
+/// stream goes quiet instead (what others still append for this instance), pass a ``Finish``
+/// and call its ``Finish/request()``.
 public struct StreamReader: Sendable {
     /// Which stream to follow and at what pace.
     public struct Configuration: Sendable {
@@ -95,12 +97,13 @@ public struct StreamReader: Sendable {
         self.delivery = .eventLoop(handler)
     }
 
-    /// Reads until the task is cancelled.
-    public func run() async {
+    /// Reads until the task is cancelled or, when `finish` is given, until it was requested
+    /// and the stream has stayed quiet for its period.
+    public func run(finishing finish: Finish? = nil) async {
         var loop = ConsumerLoopState()
         var lastID = self.configuration.startID
         let metadata: Logger.Metadata = ["stream": "\(self.configuration.stream)"]
-        while !Task.isCancelled {
+        while !Task.isCancelled && !(finish?.isDone ?? false) {
             do {
                 let connection = try await loop.connection(from: self.client)
                 if loop.failures > 0 {
@@ -121,7 +124,11 @@ public struct StreamReader: Sendable {
                         count: self.configuration.batchSize,
                         block: self.configuration.block
                     )
-                    guard let entries = batches.first?.entries, let newest = entries.last else { continue }
+                    guard let entries = batches.first?.entries, let newest = entries.last else {
+                        _ = finish?.finishIfQuiet()
+                        continue
+                    }
+                    finish?.entriesDelivered()
                     lastID = newest.id
                     do {
                         try await handler(entries)
@@ -132,7 +139,7 @@ public struct StreamReader: Sendable {
                         )
                     }
                 case .eventLoop(let handler):
-                    let cursor = ReadCursor(after: after)
+                    let cursor = ReadCursor(after: after, finish: finish)
                     defer { lastID = cursor.lastID }
                     try await withTaskCancellationHandler {
                         try await self.follow(on: connection, cursor: cursor, handler: handler).get()
@@ -143,6 +150,11 @@ public struct StreamReader: Sendable {
             } catch {
                 loop.failures += 1
                 await loop.dropConnection()
+                if finish?.isRequested == true {
+                    // Finishing, and Redis cannot be read: there is nothing to wait for.
+                    self.logger.warning("stream reader stopped: Redis unreachable while finishing", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                    break
+                }
                 let delay = self.configuration.reconnect.delay(afterFailures: loop.failures)
                 self.logger.warning(
                     "stream reader failed, retrying",
@@ -177,7 +189,11 @@ public struct StreamReader: Sendable {
                 case .success(let entries):
                     if let newest = entries.last {
                         cursor.lastID = newest.id
+                        cursor.finish?.entriesDelivered()
                         handler(entries)
+                    } else if cursor.finish?.finishIfQuiet() == true {
+                        promise.succeed()
+                        return
                     }
                     self.readNext(on: connection, cursor: cursor, handler: handler, promise: promise)
                 case .failure(let error):
@@ -196,9 +212,11 @@ private final class ReadCursor: Sendable {
     }
 
     private let state: Mutex<State>
+    let finish: StreamReader.Finish?
 
-    init(after: String) {
+    init(after: String, finish: StreamReader.Finish?) {
         self.state = Mutex(State(lastID: after))
+        self.finish = finish
     }
 
     var lastID: String {

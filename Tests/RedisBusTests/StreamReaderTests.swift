@@ -108,4 +108,67 @@ struct StreamReaderTests {
             }
         }
     }
+
+    @Test("asked to finish, it reads on while entries keep coming, then returns once the stream is quiet", arguments: HandlerMode.allCases)
+    func finishesWhenQuiet(delivery: HandlerMode) async throws {
+        try await withRedisClient { client, _ in
+            let seen = SeenValues()
+            let configuration = Self.configuration(startID: "0")
+            let reader: StreamReader
+            switch delivery {
+            case .task:
+                reader = StreamReader(client: client, configuration: configuration, logger: testLogger) { seen.record($0) }
+            case .eventLoop:
+                reader = StreamReader(client: client, configuration: configuration, logger: testLogger, onEventLoop: { seen.record($0) })
+            }
+            // Generous against the 500 ms pause below: the whole suite runs in parallel on 2 cores.
+            let finish = StreamReader.Finish(quietPeriod: .seconds(2))
+            let ended = SeenValues()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    await reader.run(finishing: finish)
+                    ended.record(marker: "ended")
+                }
+                try await client.xadd("iots:gw:1", fields: [("n", "before")])
+                #expect(await eventually { seen.values.contains("before") })
+
+                finish.request()
+                for index in 0..<3 {
+                    try await client.xadd("iots:gw:1", fields: [("n", .string("during-\(index)"))])
+                }
+                try await Task.sleep(for: .milliseconds(500))
+                // Before the appends: the reader may see an entry before its XADD's reply is back.
+                let lastAppend = ContinuousClock.now
+                for index in 3..<5 {
+                    try await client.xadd("iots:gw:1", fields: [("n", .string("during-\(index)"))])
+                }
+                #expect(await eventually(timeout: .seconds(15)) { ended.values == ["ended"] }, "the reader did not return by itself")
+                let endedAt = ContinuousClock.now
+                #expect(endedAt - lastAppend >= .seconds(2), "returned before the stream was quiet for the period")
+                #expect(finish.isDone)
+                #expect(seen.values == ["before"] + (0..<5).map { "during-\($0)" })
+
+                try await client.xadd("iots:gw:1", fields: [("n", "after")])
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(!seen.values.contains("after"))
+                group.cancelAll()
+            }
+        }
+    }
+}
+
+/// Values of field `n` in the order delivered, recorded from any thread.
+private final class SeenValues: Sendable {
+    private let state = Mutex<[String]>([])
+
+    var values: [String] { self.state.withLock { $0 } }
+
+    func record(_ entries: [StreamEntry]) {
+        let values = entries.compactMap { $0.string("n") }
+        self.state.withLock { $0 += values }
+    }
+
+    func record(marker: String) {
+        self.state.withLock { $0.append(marker) }
+    }
 }

@@ -7,10 +7,14 @@ import ServiceLifecycle
 /// Follows this instance's own stream (`<prefix>gw:<instance>`) and executes each
 /// `GatewayCommand` on the connection it names, in stream order.
 ///
-/// Graceful exit deletes the stream: nothing is left for a connection that no longer exists.
+/// Graceful exit reads on after the drain until the stream has been quiet for a second (five
+/// at most): the router goes on routing to the drained sessions until it has read their
+/// session-closed events, and those frames go back to it (``ConnectionRegistry`` remembers the
+/// closed sessions) to be held for the kept sessions. Then the stream is deleted.
 struct GatewayCommandReader: Service {
     let environment: GatewayEnvironment
     let redis: RedisClient
+    var lingering = StreamReader.Lingering(quietPeriod: .seconds(1), limit: .seconds(5))
 
     func run() async {
         let environment = self.environment
@@ -32,6 +36,6 @@ struct GatewayCommandReader: Service {
             }
             environment.registry.deliver(commands)
         })
-        await reader.runThenDeleteStream(redis: self.redis, logger: environment.logger)
+        await reader.runThenDeleteStream(redis: self.redis, logger: environment.logger, lingering: self.lingering)
     }
 }

@@ -7,8 +7,9 @@ import ServiceLifecycle
 /// graceful shutdown.
 ///
 /// Draining (SIGTERM): new initiations are answered with the redirect rule (or refused), every
-/// session is sent Close 0xA1 (its session is kept) and closed, connections still in set-up
-/// are closed, then the listener closes. Their session-closed events are queued by then; the
+/// session is sent Close 0xA1 (its session is kept) and closed, connections still waiting for
+/// their initiation get a second to send it (and be redirected), those further in set-up are
+/// closed, then the listener closes. Their session-closed events are queued by then; the
 /// ``StreamPublisher``, which the service group stops after this service, sends them.
 struct GatewayServer: Service {
     let environment: GatewayEnvironment

@@ -10,8 +10,9 @@ import ServiceLifecycle
 /// `runtime.run` starts, in start order, and its readiness check.
 ///
 /// Order matters for shutdown, which runs in reverse: the server drains first (sessions get
-/// Close 0xA1), then the command reader stops and deletes its stream, the heartbeat is removed,
-/// and the publisher goes last so that every session-closed event reaches Redis.
+/// Close 0xA1), then the command reader reads on until its stream is quiet (frames routed to
+/// the closed sessions go back to the router) and deletes it, the heartbeat is removed, and the
+/// publisher goes last so that every session-closed event and returned frame reaches Redis.
 struct GatewayServices {
     let services: [any Service]
     let readiness: [AdminServer.ReadinessCheck]

@@ -32,6 +32,10 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case handedOver
     }
 
+    /// How long a connection still waiting for its initiation when draining begins is given
+    /// to send it (and be redirected).
+    static let drainGrace = TimeAmount.seconds(1)
+
     private let environment: GatewayEnvironment
     private let shard: ConnectionRegistry.Shard
     private let outbox: StreamPublisher.Outbox
@@ -93,7 +97,18 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         switch order {
-        case .drain, .close:
+        case .drain:
+            switch self.state {
+            case .awaitingProxyHeader, .awaitingInitiation:
+                // Connected as the gateway began draining: its initiation, due within
+                // milliseconds, is answered with the redirect rule (``answer(_:context:)``
+                // checks the registry) instead of a bare close, so the device knows where to go.
+                // Not waited for longer than the drain's grace.
+                self.shortenDeadline(to: Self.drainGrace, context: context)
+            case .awaitingAnswer, .authenticating, .ending, .handedOver:
+                self.end(context: context)
+            }
+        case .close:
             // Not a session yet: nothing to keep or tell, just end the set-up.
             self.end(context: context)
         case .deadlineReached:
@@ -316,6 +331,12 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     // MARK: Helpers
+
+    /// Gives the current step at most `limit` from now, when that is sooner than its deadline.
+    private func shortenDeadline(to limit: TimeAmount, context: ChannelHandlerContext) {
+        guard let id = self.connectionID else { return }
+        self.shard.setDeadline(.now() + min(limit, self.environment.handshakeTimeout), for: id)
+    }
 
     /// Gives the current step `HandshakeTimeoutSec` from now (see ``ConnectionRegistry/Shard/setDeadline(_:for:)``).
     private func armDeadline(context: ChannelHandlerContext) {

@@ -472,6 +472,27 @@ struct GatewayHandshakeTests {
         #expect(try await gateway.redis.exists(gateway.keys.gatewayStream(gateway.instanceID)) == false)
     }
 
+    @Test("SIGTERM: a connection still waiting for its initiation is answered with the redirect, not cut off")
+    func sigtermRedirectsPendingInitiation() async throws {
+        let gateway = try await GatewayUnderTest.start(tcpServer: ["RedirectHost": "gw2.example", "RedirectPort": 50506])
+        defer { gateway.stop() }
+        let device = try await gateway.connect()
+        _ = try await gateway.openEntry(for: Self.deviceUID)
+        // Connected, initiation not sent yet, as draining begins.
+        let raw = try await gateway.connectRaw()
+
+        let status = Task { await gateway.process.stop(timeout: .seconds(15)) }
+        #expect(try await device.receive() == .close(.freeingResources))
+        // The drain has reached every connection by now; the initiation comes just after.
+        try await Task.sleep(for: .milliseconds(100))
+        var initiation = ByteBuffer()
+        Initiation(tls: false).write(to: &initiation)
+        try await raw.send(Array(initiation.readableBytesView))
+        #expect(try await raw.receiveInitiationResponse().rule == .redirect(host: "gw2.example", port: 50506))
+        #expect(await raw.waitForClose())
+        #expect(await status.value == 0, "output:\n\(gateway.process.output)")
+    }
+
     @Test("SIGTERM with a TLS device that no longer reads (a dead cellular link): the gateway does not wait 5 s for its close_notify")
     func sigtermWithSilentTLSPeer() async throws {
         let gateway = try await GatewayUnderTest.startWithTLS()

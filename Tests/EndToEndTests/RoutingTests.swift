@@ -511,6 +511,41 @@ struct RoutingTests {
         await harness.stop()
     }
 
+    @Test("a request the router routes to a gateway that has just drained goes back to the router and reaches the device elsewhere")
+    func requestRoutedDuringDrainIsHeld() async throws {
+        let harness = try await RoutingHarness.start(keepSessionSeconds: 30)
+        do {
+            let central = try await harness.central(on: harness.portB, pushing: Self.acl)
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+            // The router is paused with the request unread, so it routes it to gateway A only
+            // after A has drained the device's session: a rolling restart racing a request.
+            Foundation.kill(harness.router.pid, SIGSTOP)
+            let payload = try PayloadBlock(format: .ascii, data: Array("during the restart".utf8))
+            try await central.send(.request(uid: Self.plc, tracking: 31, payload: payload))
+            try await Task.sleep(for: .milliseconds(200))  // in the router's stream before A's close
+            let stopped = Task { await harness.gatewayA.stop(timeout: .seconds(20)) }
+            #expect(try await device.receive(timeout: .seconds(5)) == .close(.freeingResources))
+            // Past the read gateway A had in progress when it drained: stopping its reading there
+            // would leave the frame below unread.
+            try await Task.sleep(for: .milliseconds(700))
+            Foundation.kill(harness.router.pid, SIGCONT)
+
+            try await harness.waitForMetric(#"iots_router_returned_frames_total{outcome="held"}"#, 1)
+            #expect(await stopped.value == 0, "gateway A exit status")
+            let back = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            #expect(try await back.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 31, payload: payload))
+            try await back.send(.response(uid: nil, tracking: 31, code: .valid, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 31, code: .valid, payload: payload))
+            await back.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        Foundation.kill(harness.router.pid, SIGCONT)
+        await harness.stop()
+    }
+
     @Test("SIGTERM while Redis is unreachable: the gateway and the router still exit, in bounded time")
     func stopWithoutRedis() async throws {
         let harness = try await RoutingHarness.start()

@@ -546,6 +546,45 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
+    @Test("HTTP/2 bodies without a length: refused at MaxContentLength or before they are read, then the stream is reset: neither read on nor left open", arguments: [true, false])
+    func http2BodyWithoutLength(authorized: Bool) async throws {
+        let certificate = try TestCertificate.makeSelfSigned()
+        let harness = try await HTTPAPIHarness.start(
+            http: ["SSLCrtFilename": certificate.certificatePath, "SSLKeyFilename": certificate.keyPath], withGateway: false)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(certificateVerification: .none))
+        // A client that goes on sending until the server stops it (HTTP/2 announces no length),
+        // at 8 MB/s, slower than loopback takes it: it only stops early if the server stops
+        // reading. It gives up by itself after 10 s, which a server that reads on lets it reach.
+        let body = EndlessBody(for: .seconds(10))
+        var call = HTTPClientRequest(url: "https://127.0.0.1:\(harness.stack.httpPort)/request")
+        call.method = .POST
+        call.headers.add(name: "Authorization", value: "Bearer \(authorized ? TestStack.centralKeyHex : "00")")
+        call.body = .stream(body, length: .unknown)
+        let request = call
+        let answered = Flag()
+        let attempt = Task {
+            let response = try await client.execute(request, timeout: .seconds(30))
+            #expect(response.version == .http2)
+            #expect(response.status.code == (authorized ? 413 : 401))
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            #expect(await body.waitUntilStopped(within: .seconds(5)), "the refused body was still being read, \(body.bytesSent) bytes")
+            answered.set()
+        }
+        #expect(await answered.wait(upTo: .seconds(20)), "no answer within 20 s\n\(harness.output)")
+        // The request must be over for the client too: a stream left open, unread, leaves the
+        // client's upload stalled on flow control, and its shutdown waits for it.
+        let closed = Flag()
+        let shutdown = Task {
+            try? await client.shutdown()
+            closed.set()
+        }
+        #expect(await closed.wait(upTo: .seconds(5)), "the refused request never ended: its stream was left open, unread")
+        attempt.cancel()
+        // The server's end also ends a request stuck on it, so the client's shutdown completes.
+        await harness.stop()
+        await shutdown.value
+    }
+
     @Test("SIGTERM with an HTTPS client that stopped reading: http-api does not wait 5 s for its close_notify")
     func sigtermWithSilentHTTPSClient() async throws {
         let certificate = try TestCertificate.makeSelfSigned()
@@ -992,5 +1031,72 @@ private final class PipeCollector: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return self.text.contains(expected)
+    }
+}
+
+/// Set once from any task; waited for by polling.
+private final class Flag: Sendable {
+    private let state = Mutex(false)
+
+    func set() {
+        self.state.withLock { $0 = true }
+    }
+
+    /// Whether it was set within `timeout`.
+    func wait(upTo timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !self.state.withLock({ $0 }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return self.state.withLock { $0 }
+    }
+}
+
+/// A request body of 16 KiB chunks, one every 2 ms, that goes on until the client stops pulling
+/// it or `limit` passes; counts what it handed over.
+private final class EndlessBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+
+    private struct State {
+        var bytesSent = 0
+        var lastPull = ContinuousClock.now
+    }
+
+    private let chunk = ByteBuffer(repeating: UInt8(ascii: " "), count: 16 << 10)
+    private let deadline: ContinuousClock.Instant
+    private let state = Mutex(State())
+
+    init(for limit: Duration) {
+        self.deadline = .now + limit
+    }
+
+    var bytesSent: Int { self.state.withLock { $0.bytesSent } }
+
+    /// Whether no chunk was pulled for half a second at some point within `timeout`.
+    func waitUntilStopped(within timeout: Duration) async -> Bool {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            if ContinuousClock.now - self.state.withLock({ $0.lastPull }) > .milliseconds(500) { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let body: EndlessBody
+
+        mutating func next() async -> ByteBuffer? {
+            guard ContinuousClock.now < self.body.deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(2))
+            self.body.state.withLock {
+                $0.bytesSent += self.body.chunk.readableBytes
+                $0.lastPull = .now
+            }
+            return self.body.chunk
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(body: self)
     }
 }

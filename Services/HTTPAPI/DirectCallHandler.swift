@@ -21,7 +21,8 @@ import NIOHTTPTypes
 /// ``APIResponder``, which gives every error and its message in one place. The answer, metrics
 /// and headers (`Date`, `Server`) are the same on both paths. For every HTTP/1.1 request, this
 /// handler also answers `Expect: 100-continue` (Hummingbird does not) and normalises a
-/// `Connection` header holding `close` in any case to the exact value Hummingbird acts on.
+/// `Connection` header holding `close` in any case to the exact value Hummingbird acts on, and
+/// installs ``HTTP10CloseHandler`` so that HTTP/1.0 requests end their connection.
 ///
 /// HTTP/1.1 keeps responses in request order: while a request is with Hummingbird no call is
 /// taken here (it follows it to Hummingbird), and while a call is in flight the parts that
@@ -82,6 +83,13 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         // An HTTP/2 stream's parent is its connection, whose parent is the listening socket.
         self.isHTTP2Stream = context.channel.parent?.parent != nil
+        if !self.isHTTP2Stream {
+            do {
+                try HTTP10CloseHandler.install(in: context.pipeline.syncOperations)
+            } catch {
+                context.fireErrorCaught(error)
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

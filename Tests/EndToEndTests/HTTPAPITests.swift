@@ -442,6 +442,37 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
+    @Test("HTTP/1.0: the connection ends after the response (clients read until the close), unless the client asks to keep it")
+    func http10ClosesAfterResponse() async throws {
+        let harness = try await HTTPAPIHarness.start(withGateway: false)
+        do {
+            let body = #"{"UID": "Nobody", "Format": "JSON", "Payload": null}"#
+            let requests = [
+                "GET /health HTTP/1.0\r\n\r\n",
+                "POST /request HTTP/1.0\r\nAuthorization: Bearer \(TestStack.centralKeyHex)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)",
+            ]
+            for request in requests {
+                let raw = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+                try await raw.send(Array(request.utf8))
+                let answer = try await Self.readResponse(raw)
+                #expect(answer.statusLine.hasSuffix(" 200 OK"), "\(request): \(answer.statusLine)")
+                #expect(answer.headers["connection"] == "close", "\(request): \(answer.headers)")
+                #expect(await raw.waitForClose(timeout: .seconds(3)), "\(request): the connection stayed open")
+                await raw.close()
+            }
+            // Asked to be kept: the connection serves the next request.
+            let raw = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+            try await raw.send(Array("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".utf8))
+            #expect(try await Self.readResponse(raw).statusLine.hasSuffix(" 200 OK"))
+            try await raw.send(Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+            #expect(try await Self.readResponse(raw).statusLine == "HTTP/1.1 200 OK")
+            await raw.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("Expect: 100-continue gets 100 Continue before the body, unless the request is refused without reading it")
     func expectContinue() async throws {
         let harness = try await HTTPAPIHarness.start()

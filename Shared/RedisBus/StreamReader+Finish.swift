@@ -2,8 +2,9 @@ import Synchronization
 
 extension StreamReader {
     /// Ends a reader once it was asked to and its stream has stayed quiet for ``quietPeriod``:
-    /// an instance shutting down reads on what others were still appending for it (the router
-    /// routing to sessions it has not learnt are closed), instead of leaving it unread.
+    /// an instance shutting down reads what others were still appending for it (the router
+    /// goes on routing to sessions until it learns that they closed) instead of leaving it
+    /// unread.
     ///
     /// Quiet is measured from the request or from the last entries delivered, whichever is
     /// later, and checked when a read comes back empty: finishing takes between the period and

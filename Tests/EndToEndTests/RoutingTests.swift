@@ -526,8 +526,8 @@ struct RoutingTests {
             try await Task.sleep(for: .milliseconds(200))  // in the router's stream before A's close
             let stopped = Task { await harness.gatewayA.stop(timeout: .seconds(20)) }
             #expect(try await device.receive(timeout: .seconds(5)) == .close(.freeingResources))
-            // Past the read gateway A had in progress when it drained: stopping its reading there
-            // would leave the frame below unread.
+            // Past the read gateway A had in progress when it drained: had A stopped reading
+            // there, the request the router sends it on resuming would never be read.
             try await Task.sleep(for: .milliseconds(700))
             Foundation.kill(harness.router.pid, SIGCONT)
 

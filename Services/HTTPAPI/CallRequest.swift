@@ -39,13 +39,27 @@ struct CallRequest: Sendable, Equatable {
             guard case .number(let number) = value else {
                 throw .wrongKind("Timeout", found: value, expected: "a positive integer number of seconds")
             }
-            // An integer too large for Int is still a positive integer: capped like any other.
-            let tooLarge = number.isInteger && !number.literal.hasPrefix("-")
-            guard let seconds = number.intValue ?? (tooLarge ? Int.max : nil), seconds > 0 else {
+            guard let seconds = Self.positiveWholeSeconds(number) else {
                 throw .badRequest("Timeout is \(value.serializedString), expected a positive integer number of seconds", field: "Timeout")
             }
             self.timeoutSeconds = min(seconds, maxWaitSeconds)
         }
+    }
+
+    /// A positive whole number of seconds: `30`, and also `30.0` or `3e1`, which centrals that
+    /// compute their timeouts in floating point send (JSON has one kind of number). One too
+    /// large for `Int` is `Int.max`, to be capped like any other. Nil for zero, negative and
+    /// fractional values.
+    static func positiveWholeSeconds(_ number: JSONNumber) -> Int? {
+        if let seconds = number.intValue {
+            return seconds > 0 ? seconds : nil
+        }
+        if number.isInteger {
+            return number.literal.hasPrefix("-") ? nil : Int.max
+        }
+        // Infinite for a huge exponent, which is whole too.
+        guard let value = number.doubleValue, value > 0, value.rounded(.towardZero) == value else { return nil }
+        return value < Double(Int.max) ? Int(value) : Int.max
     }
 
     /// An object's UID from a body member.

@@ -142,12 +142,23 @@ struct HTTPAPITests {
             let elapsed = ContinuousClock.now - start
             #expect(answer.body == #"{"Code":161,"Payload":[],"Format":"BINARY"}"#)
             #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(2), "answered after \(elapsed)")
+            // A whole number written as a decimal or with an exponent (a central computing its
+            // timeout in floating point) is that many seconds.
+            for timeout in ["1.0", "1e0", "0.1e1"] {
+                let started = ContinuousClock.now
+                let answer = try await harness.http(
+                    .POST, "/request", body: #"{"UID": "Silent", "Timeout": \#(timeout), "Format": "BINARY", "Payload": []}"#)
+                let waited = ContinuousClock.now - started
+                #expect(answer.body == #"{"Code":161,"Payload":[],"Format":"BINARY"}"#, "Timeout \(timeout)")
+                #expect(waited >= .milliseconds(900) && waited < .seconds(2), "Timeout \(timeout) answered after \(waited)")
+            }
 
             // A Timeout above HTTPServer.MaxSecWaitResponse (2 s here) waits only that long, even
             // one too large for a 64-bit integer, and so does a call without one.
             for body in [
                 #"{"UID": "Silent", "Timeout": 600, "Format": "BINARY", "Payload": []}"#,
                 #"{"UID": "Silent", "Timeout": 99999999999999999999, "Format": "BINARY", "Payload": []}"#,
+                #"{"UID": "Silent", "Timeout": 1e400, "Format": "BINARY", "Payload": []}"#,
                 #"{"UID": "Silent", "Format": "BINARY", "Payload": []}"#,
             ] {
                 let capped = ContinuousClock.now
@@ -211,6 +222,8 @@ struct HTTPAPITests {
         Refusal(path: "/request", body: #"{"UID": "Echo-1", "Format": "BINARY", "Payload": "AQ=="}"#, status: 400, field: "Payload", message: "array"),
         Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": 0, "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "positive integer"),
         Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": 2.5, "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "positive integer"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": 0.0, "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "positive integer"),
+        Refusal(path: "/request", body: #"{"UID": "Echo-1", "Timeout": -1e1, "Format": "JSON", "Payload": 1}"#, status: 400, field: "Timeout", message: "positive integer"),
         Refusal(
             path: "/request", body: #"{"UID": "Echo-1", "Timeout": -99999999999999999999, "Format": "JSON", "Payload": 1}"#, status: 400,
             field: "Timeout", message: "positive integer"),

@@ -92,7 +92,9 @@ struct RedisClientTests {
             }
             #expect(address == "127.0.0.1:\(port)")
         }
-        #expect(started.duration(to: .now) < .seconds(3))
+        // It gives up (after 300 ms of waiting) rather than retrying for as long as it takes; the
+        // bound is loose because the whole suite shares 2 cores (3.9 s seen under that load).
+        #expect(started.duration(to: .now) < .seconds(10))
         #expect(await !client.isReachable(timeout: .milliseconds(200)))
         await client.close()
     }

@@ -30,9 +30,7 @@ final class CloseAfterResponseHandler: ChannelDuplexHandler, RemovableChannelHan
     init() {}
 
     func handlerAdded(context: ChannelHandlerContext) {
-        // An HTTP/2 stream's parent is its connection, whose parent is the listening socket;
-        // an HTTP/1.1 connection's parent is the listening socket, which has none.
-        self.isHTTP2Stream = context.channel.parent?.parent != nil
+        self.isHTTP2Stream = context.channel.isHTTP2Stream
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -81,8 +81,7 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        // An HTTP/2 stream's parent is its connection, whose parent is the listening socket.
-        self.isHTTP2Stream = context.channel.parent?.parent != nil
+        self.isHTTP2Stream = context.channel.isHTTP2Stream
         if !self.isHTTP2Stream {
             do {
                 try HTTP10CloseHandler.install(in: context.pipeline.syncOperations)

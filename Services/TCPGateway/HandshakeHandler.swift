@@ -104,7 +104,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // milliseconds, is answered with the redirect rule (``answer(_:context:)``
                 // checks the registry) instead of a bare close, so the device knows where to go.
                 // Not waited for longer than the drain's grace.
-                self.shortenDeadline(to: Self.drainGrace, context: context)
+                self.armDeadline(context: context, atMost: Self.drainGrace)
             case .awaitingAnswer, .authenticating, .ending, .handedOver:
                 self.end(context: context)
             }
@@ -332,16 +332,12 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Helpers
 
-    /// Gives the current step at most `limit` from now, when that is sooner than its deadline.
-    private func shortenDeadline(to limit: TimeAmount, context: ChannelHandlerContext) {
+    /// Gives the current step `HandshakeTimeoutSec` from now, or `limit` when that is shorter
+    /// (see ``ConnectionRegistry/Shard/setDeadline(_:for:)``).
+    private func armDeadline(context: ChannelHandlerContext, atMost limit: TimeAmount? = nil) {
         guard let id = self.connectionID else { return }
-        self.shard.setDeadline(.now() + min(limit, self.environment.handshakeTimeout), for: id)
-    }
-
-    /// Gives the current step `HandshakeTimeoutSec` from now (see ``ConnectionRegistry/Shard/setDeadline(_:for:)``).
-    private func armDeadline(context: ChannelHandlerContext) {
-        guard let id = self.connectionID else { return }
-        self.shard.setDeadline(.now() + self.environment.handshakeTimeout, for: id)
+        let timeout = self.environment.handshakeTimeout
+        self.shard.setDeadline(.now() + min(limit ?? timeout, timeout), for: id)
     }
 
     private func deadlineMissed(context: ChannelHandlerContext) {

@@ -11,7 +11,7 @@ extension StreamReader {
     /// the period plus one ``Configuration-swift.struct/block``. Bound the whole by cancelling.
     public final class Finish: Sendable {
         private struct State {
-            var requestedAt: ContinuousClock.Instant?
+            /// Set by the request, then moved on by each delivery; nil until requested.
             var quietSince: ContinuousClock.Instant?
             var done = false
         }
@@ -28,14 +28,14 @@ extension StreamReader {
         /// Asks the reader to finish once the stream is quiet; later calls change nothing.
         public func request() {
             self.state.withLock { state in
-                guard state.requestedAt == nil else { return }
-                state.requestedAt = .now
-                state.quietSince = state.requestedAt
+                if state.quietSince == nil {
+                    state.quietSince = .now
+                }
             }
         }
 
         /// Whether it was requested.
-        public var isRequested: Bool { self.state.withLock { $0.requestedAt != nil } }
+        public var isRequested: Bool { self.state.withLock { $0.quietSince != nil } }
 
         /// Whether the reader finished (or is finishing) because of it.
         public var isDone: Bool { self.state.withLock { $0.done } }
@@ -43,7 +43,7 @@ extension StreamReader {
         /// Entries were delivered: the quiet starts again, once requested.
         func entriesDelivered() {
             self.state.withLock { state in
-                if state.requestedAt != nil {
+                if state.quietSince != nil {
                     state.quietSince = .now
                 }
             }

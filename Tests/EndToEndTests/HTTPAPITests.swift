@@ -614,7 +614,7 @@ struct HTTPAPITests {
             #expect(await body.waitUntilStopped(within: .seconds(5)), "the refused body was still being read, \(body.bytesSent) bytes")
             answered.set()
         }
-        #expect(await answered.wait(upTo: .seconds(20)), "no answer within 20 s\n\(harness.output)")
+        #expect(await eventually(timeout: .seconds(20)) { answered.isSet }, "no answer within 20 s\n\(harness.output)")
         // The request must be over for the client too: a stream left open, unread, leaves the
         // client's upload stalled on flow control, and its shutdown waits for it.
         let closed = Flag()
@@ -622,7 +622,7 @@ struct HTTPAPITests {
             try? await client.shutdown()
             closed.set()
         }
-        #expect(await closed.wait(upTo: .seconds(5)), "the refused request never ended: its stream was left open, unread")
+        #expect(await eventually(timeout: .seconds(5)) { closed.isSet }, "the refused request never ended: its stream was left open, unread")
         attempt.cancel()
         // The server's end also ends a request stuck on it, so the client's shutdown completes.
         await harness.stop()
@@ -1069,30 +1069,18 @@ private final class PipeCollector: Sendable {
 
     /// Whether `expected` appeared within `timeout`.
     func waitFor(_ expected: String, timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if self.text.contains(expected) { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return self.text.contains(expected)
+        await eventually(timeout: timeout) { self.text.contains(expected) }
     }
 }
 
-/// Set once from any task; waited for by polling.
+/// Set once from any task.
 private final class Flag: Sendable {
     private let state = Mutex(false)
 
+    var isSet: Bool { self.state.withLock { $0 } }
+
     func set() {
         self.state.withLock { $0 = true }
-    }
-
-    /// Whether it was set within `timeout`.
-    func wait(upTo timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while !self.state.withLock({ $0 }) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return self.state.withLock { $0 }
     }
 }
 
@@ -1118,12 +1106,7 @@ private final class EndlessBody: AsyncSequence, Sendable {
 
     /// Whether no chunk was pulled for half a second at some point within `timeout`.
     func waitUntilStopped(within timeout: Duration) async -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if ContinuousClock.now - self.state.withLock({ $0.lastPull }) > .milliseconds(500) { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return false
+        await eventually(timeout: timeout) { ContinuousClock.now - self.state.withLock { $0.lastPull } > .milliseconds(500) }
     }
 
     struct AsyncIterator: AsyncIteratorProtocol {

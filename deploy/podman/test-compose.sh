@@ -101,7 +101,8 @@ IOTS_COMPOSE_SINK_PORT=$sink_port \
 grep -E '✔|✘|error:|Expectation failed' "$test_log" | grep -v -E '^\[|^Test Suite' || true
 # Passed only if the suite really ran (not skipped) and passed.
 if [ "$test_status" -ne 0 ] || ! grep -q 'Suite "compose stack: scaled containers behind the edge" passed' "$test_log"; then
-    echo "the compose smoke test failed or did not run; its output:" >&2
+    echo "the compose smoke test failed or did not run; the end of its output (all of it: $test_log):" >&2
     tail -60 "$test_log" >&2
     exit 1
 fi
+rm -f "$test_log"

@@ -162,7 +162,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IoTSocketTests",
-            dependencies: ["IoTSocket", .product(name: "NIOCore", package: nio)]
+            dependencies: ["IoTSocket", "TestSupport", .product(name: "NIOCore", package: nio)]
         ),
         .testTarget(
             name: "RedisBusTests",

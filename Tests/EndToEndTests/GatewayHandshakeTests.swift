@@ -360,6 +360,99 @@ struct GatewayHandshakeTests {
         #expect(messages.allSatisfy { if case .transmission = $0 { false } else { true } })
     }
 
+    @Test(
+        "damaged transmissions after login are taken or answered with Close 0x00: never a hang, never a crash",
+        arguments: [false, true])
+    func damagedTransmissions(fromCentral: Bool) async throws {
+        let gateway = try await GatewayUnderTest.start(tcpServer: ["CentralMaxTransmissionLength": 4096])
+        defer { gateway.stop() }
+        let (uid, key) = fromCentral ? (UID.central, Self.centralKey) : (Self.deviceUID, Self.deviceKey)
+        let maximumLength = fromCentral ? 4096 : 128  // this gateway's limits: central, SlotsSize for objects
+        var generator = SeededGenerator(seed: fromCentral ? 0xC3A7 : 0xDA3A_6ED)
+        var refused = 0
+        var outcomes: [String: Int] = [:]
+        for _ in 0..<300 {
+            let sent = try Self.completed(GeneratedTransmissions.damagedFrame(&generator), maximumLength: maximumLength)
+            let device = try await gateway.connect(uid: uid, key: key)
+            try await device.sendRaw(sent.bytes + Transmission.ping.wireBytes)
+            // Every ping up to the first bad frame is answered; our ping last.
+            var pongsDue = sent.pingsBeforeError + (sent.fullyValid ? 1 : 0)
+            while true {
+                do {
+                    let answer = try await device.receive()
+                    if answer == .pong, pongsDue > 0 {
+                        pongsDue -= 1
+                        if pongsDue == 0 && sent.fullyValid {
+                            outcomes["answered", default: 0] += 1
+                            break
+                        }
+                    } else if answer == .close(.protocolError) {
+                        #expect(await device.waitForClose(), "\(sent.bytes): still open after Close 0x00")
+                        refused += 1
+                        outcomes["Close 0x00", default: 0] += 1
+                        break
+                    } else {
+                        Issue.record("\(sent.bytes): unexpected \(answer)")
+                        break
+                    }
+                } catch TestElementError.closedByServer {
+                    // Only the device's own Close ends a session without a word.
+                    #expect(sent.closes, "\(sent.bytes): the connection ended without Close 0x00")
+                    outcomes["device's Close", default: 0] += 1
+                    break
+                } catch TestElementError.timeout {
+                    Issue.record("\(sent.bytes): no answer in 5 s; gateway output:\n\(gateway.process.output)")
+                    break
+                }
+            }
+            await device.close()
+        }
+        #expect(gateway.process.isRunning, "output:\n\(gateway.process.output)")
+        // The shapes reach every outcome, and each Close 0x00 was counted.
+        #expect(outcomes.count == 3 && outcomes.values.allSatisfy { $0 >= 10 }, "\(outcomes)")
+        try await gateway.eventually("\(refused) protocol errors counted") {
+            try await gateway.metricSum("iots_gateway_protocol_errors_total") == Double(refused)
+        }
+        let device = try await gateway.connect(uid: uid, key: key)
+        try await device.send(.ping)
+        #expect(try await device.receive() == .pong)
+    }
+
+    /// `bytes` made whole for the stream decoder: zeros appended until every frame it starts
+    /// is complete, so the gateway has all it needs to decide (a truncated frame would only be
+    /// waited for). Also says what a decoder finds in it, up to its first malformed frame.
+    private static func completed(
+        _ bytes: [UInt8], maximumLength: Int
+    ) throws -> (bytes: [UInt8], pingsBeforeError: Int, closes: Bool, fullyValid: Bool) {
+        var bytes = bytes
+        var offset = 0
+        var pings = 0
+        var closes = false
+        while offset < bytes.count {
+            var rest = ByteBuffer(bytes: bytes[offset...])
+            let length: Int?
+            do {
+                length = try Transmission.frameLength(peekingAt: rest)
+            } catch {
+                return (bytes, pings, closes, false)
+            }
+            guard let length else {
+                bytes.append(0)  // the length fields are not all there yet
+                continue
+            }
+            guard length <= maximumLength else { return (bytes, pings, closes, false) }
+            if offset + length > bytes.count {
+                bytes += [UInt8](repeating: 0, count: offset + length - bytes.count)
+                rest = ByteBuffer(bytes: bytes[offset...])
+            }
+            guard let transmission = try? Transmission.read(from: &rest) else { return (bytes, pings, closes, false) }
+            if case .ping = transmission { pings += 1 }
+            if case .close = transmission { closes = true }
+            offset += length
+        }
+        return (bytes, pings, closes, true)
+    }
+
     @Test("an idle session is pinged; no answer closes it without a Close (session kept)")
     func idleSessionPingedThenDropped() async throws {
         let gateway = try await GatewayUnderTest.start(tcpServer: ["IdleSec": 1, "PongTimeoutSec": 1])
@@ -387,12 +480,12 @@ struct GatewayHandshakeTests {
 
         let tooLong = Transmission.request(uid: nil, tracking: 1, payload: try PayloadBlock(format: .binary, data: Array(repeating: 7, count: 40)))
         let fits = Transmission.request(uid: nil, tracking: 2, payload: try PayloadBlock(format: .binary, data: [1, 2, 3]))
-        try await gateway.command(.write(connection: connection, frame: tooLong.bytes))
-        try await gateway.command(.write(connection: connection, frame: fits.bytes))
+        try await gateway.command(.write(connection: connection, frame: tooLong.wireBytes))
+        try await gateway.command(.write(connection: connection, frame: fits.wireBytes))
         #expect(try await device.receive() == fits)
         #expect(try await gateway.metric("iots_gateway_frames_dropped_total{reason=\"oversize\"}") == 1)
 
-        try await gateway.command(.write(connection: "nobody", frame: fits.bytes))
+        try await gateway.command(.write(connection: "nobody", frame: fits.wireBytes))
         try await gateway.eventually("the unknown connection is counted") {
             try await gateway.metric("iots_gateway_frames_dropped_total{reason=\"unknown_connection\"}") == 1
         }
@@ -412,7 +505,7 @@ struct GatewayHandshakeTests {
         var sent = 0
         while device.isOpen, sent < 64 << 20 {
             for _ in 0..<16 {
-                try await gateway.command(.write(connection: connection, frame: big.bytes))
+                try await gateway.command(.write(connection: connection, frame: big.wireBytes))
                 sent += 60 << 10
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -511,15 +604,6 @@ struct GatewayHandshakeTests {
         // socket; the gateway waits 1 s (TLSServerFiles), so its drain ends well before.
         #expect(took < .seconds(4), "drain took \(took)")
         #expect(try await gateway.closeEntry(for: Self.deviceUID).code == .freeingResources)
-    }
-}
-
-extension Transmission {
-    /// The wire form.
-    fileprivate var bytes: [UInt8] {
-        var buffer = ByteBuffer()
-        self.write(to: &buffer)
-        return Array(buffer.readableBytesView)
     }
 }
 
@@ -646,6 +730,15 @@ private struct GatewayUnderTest {
             return Double(line.split(separator: " ").last ?? "") ?? 0
         }
         return 0
+    }
+
+    /// The sum of every sample of a Prometheus counter, whatever its labels.
+    func metricSum(_ name: String) async throws -> Double {
+        let body = try await AdminProbe.get(port: self.stack.adminPort("tcp-gateway"), path: "/metrics").body
+        return body.split(separator: "\n")
+            .filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
+            .compactMap { Double($0.split(separator: " ").last ?? "") }
+            .reduce(0, +)
     }
 
     func refusedLogins(reason: String) async throws -> Double {

@@ -719,6 +719,49 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
+    @Test("replies no router wrote on an instance's reply stream are counted and skipped; calls are still answered")
+    func foreignReplies() async throws {
+        let harness = try await HTTPAPIHarness.start()
+        do {
+            var empty = ByteBuffer()
+            PayloadBlock.empty.write(to: &empty)
+            let stream = harness.keys.apiStream("api-1")
+            let malformed: [[(name: String, value: RedisArgument)]] = [
+                [("hello", .string("world"))],  // no correlation id
+                [("id", .string("x"))],  // no code
+                [("id", .string("x")), ("code", .string("999")), ("p", .bytes(Array(empty.readableBytesView)))],
+                [("id", .string("x")), ("code", .string("0")), ("p", .bytes([0xFF]))],  // not a payload block
+            ]
+            for fields in malformed {
+                try await harness.client.xadd(stream, fields: fields)
+            }
+            // Well formed, for no call waiting here (a reply that arrives after its caller left).
+            try await harness.client.xadd(
+                stream, fields: [("id", .string("nobody")), ("code", .string("0")), ("p", .bytes(Array(empty.readableBytesView)))])
+            let counted = await eventually {
+                let metrics = (try? await harness.http(.GET, "/metrics").body) ?? ""
+                return metrics.contains("iots_http_replies_malformed_total \(malformed.count)")
+                    && metrics.contains("iots_http_replies_unmatched_total 1")
+            }
+            #expect(counted, "\(harness.output)")
+
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            let device = try await harness.connect(Self.echo, key: Self.deviceKey)
+            try await harness.waitForSession(Self.echo, "online")
+            async let answer = harness.http(.POST, "/request", body: #"{"UID": "Echo-1", "Format": "ASCII", "Payload": "ok"}"#)
+            guard case .request(nil, let tracking, let payload) = try await device.receive(timeout: .seconds(10)) else {
+                Issue.record("the device got no request")
+                return await harness.stop()
+            }
+            try await device.send(.response(uid: nil, tracking: tracking, code: .valid, payload: payload))
+            #expect(try await answer.body == #"{"Code":0,"Payload":"ok","Format":"ASCII"}"#)
+            await device.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("PUT, GET and DELETE /devices/{uid}, GET /devices with filters, GET /sessions/central")
     func devices() async throws {
         let harness = try await HTTPAPIHarness.start()

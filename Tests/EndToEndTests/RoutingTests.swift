@@ -2,6 +2,7 @@ import Foundation
 import IoTSocket
 import Messaging
 import NIOCore
+import RedisBus
 import Testing
 import TestSupport
 
@@ -690,6 +691,65 @@ struct RoutingTests {
             Issue.record("\(error)\n\(harness.output)\n=== router-2\n\(second.output)")
         }
         _ = await second.stop(timeout: .seconds(5))
+        await harness.stop()
+    }
+
+    @Test("entries no service of ours wrote (another version, a hand-typed XADD) are counted, acknowledged and skipped: routing goes on")
+    func foreignStreamEntries() async throws {
+        let harness = try await RoutingHarness.start()
+        do {
+            let central = try await harness.central(on: harness.portA, pushing: Self.acl)
+            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
+            try await harness.waitForSession(Self.plc, "online")
+
+            typealias Fields = [(name: String, value: RedisArgument)]
+            let address: Fields = [
+                ("uid", .string(Self.plc.hex)), ("gw", .string("gw-b")), ("conn", .string("no-such-connection")),
+            ]
+            func kind(_ kind: String, _ more: Fields = []) -> Fields { [("t", .string(kind))] + more }
+            let foreign: [Fields] = [
+                [("hello", .string("world"))],  // no kind
+                kind("teleport", address),  // unknown kind
+                kind("frame", [("uid", .string("not hex")), ("gw", .string("gw-a")), ("conn", .string("x"))]),
+                kind("frame", address),  // no frame
+                kind("frame", [("f", .bytes([0x70]))] + address),  // a frame that does not decode
+                kind("close", [("code", .string("300"))] + address),
+                kind("call"),
+                kind("acl"),
+                kind("answer"),
+            ]
+            for fields in foreign {
+                try await harness.client.xadd(harness.keys.routerStream, fields: fields)
+            }
+            let commands: [Fields] = [
+                [("hello", .string("world"))],
+                [("c", .string("no-such-connection"))],  // neither a frame nor a close code
+                [("c", .string("no-such-connection")), ("x", .string("-1"))],
+            ]
+            for fields in commands {
+                try await harness.client.xadd(harness.keys.gatewayStream("gw-a"), fields: fields)
+            }
+
+            try await harness.waitForMetric("iots_router_malformed_total", Double(foreign.count))
+            try await harness.waitForMetric(#"iots_gateway_frames_dropped_total{reason="malformed_command"}"#, Double(commands.count), of: "tcp-gateway")
+            // Acknowledged: nothing stays pending to be read again after a restart.
+            try await harness.waitFor("the router stream acknowledged") {
+                guard let groups = try? await harness.client.xinfoGroups(harness.keys.routerStream) else { return false }
+                return !groups.isEmpty && groups.allSatisfy { $0.pending == 0 }
+            }
+            // The session the foreign "close" named is untouched, and requests still flow both ways.
+            #expect(await harness.sessionState(Self.plc) == "online")
+            let payload = try PayloadBlock(format: .ascii, data: Array("still here".utf8))
+            try await central.send(.request(uid: Self.plc, tracking: 41, payload: payload))
+            #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 41, payload: payload))
+            try await device.send(.response(uid: nil, tracking: 41, code: .valid, payload: payload))
+            #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: Self.plc, tracking: 41, code: .valid, payload: payload))
+            #expect(harness.router.isRunning && harness.gatewayA.isRunning)
+            await device.close()
+            await central.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
         await harness.stop()
     }
 }

@@ -76,6 +76,7 @@ struct RequestWebhookService: Service {
             }
             guard case .request(let uid, let tracking, let payload, let deadline) = job else {
                 self.logger.warning("telemetry job on the request stream dropped", metadata: ["entry": "\(entry.id)"])
+                self.endpoint.metrics.count(outcome: "malformed")
                 finished.append(entry.id)
                 continue
             }

@@ -142,6 +142,47 @@ struct WebhookTests {
         await harness.stop()
     }
 
+    @Test("jobs no router wrote on the webhook streams are counted as malformed and acknowledged; the jobs around them are delivered")
+    func foreignJobs() async throws {
+        let harness = try await WebhookHarness.start(request: true, telemetry: true)
+        do {
+            try await harness.addTelemetry(uid: Self.sensorA, text: "before")
+            let foreign: [[(name: String, value: RedisArgument)]] = [
+                [("hello", .string("world"))],
+                [("t", .string("telemetry")), ("uid", .string("not hex"))],
+                [("t", .string("telemetry")), ("uid", .string(Self.sensorA.hex)), ("p", .bytes([0xFF]))],
+            ]
+            for fields in foreign {
+                try await harness.client.xadd(harness.keys.webhookTelemetry, fields: fields)
+                try await harness.client.xadd(harness.keys.webhookRequests, fields: fields)
+            }
+            // A well-formed telemetry job on the request stream is not a request either.
+            let misplaced = WebhookJob.telemetry(
+                uid: Self.sensorA, payload: try PayloadBlock(format: .utf8, data: Array("lost".utf8)), receivedAtMilliseconds: 0)
+            try await harness.client.xadd(harness.keys.webhookRequests, fields: misplaced.fields)
+            try await harness.addTelemetry(uid: Self.sensorA, text: "after")
+
+            #expect(try await harness.waitForDelivered(count: 2) == ["before", "after"])
+            for (application, count) in [("telemetry", foreign.count), ("request", foreign.count + 1)] {
+                let sample = #"iots_webhook_deliveries_total{application="\#(application)",outcome="malformed"} \#(count)"#
+                try await harness.waitFor(sample) {
+                    let metrics = try? await AdminProbe.get(port: harness.stack.adminPort("webhook-dispatcher"), path: "/metrics").body
+                    return metrics?.split(separator: "\n").contains { $0 == sample } ?? false
+                }
+            }
+            for stream in [harness.keys.webhookTelemetry, harness.keys.webhookRequests] {
+                try await harness.waitFor("\(stream) acknowledged") {
+                    guard let groups = try? await harness.client.xinfoGroups(stream) else { return false }
+                    return !groups.isEmpty && groups.allSatisfy { $0.pending == 0 }
+                }
+            }
+            #expect(harness.sink.received(path: "/request").isEmpty)
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("a backlog larger than two batches: batches overlap, each device's messages still arrive in queue order")
     func overlappingBatchesKeepOrder() async throws {
         let harness = try await WebhookHarness.start(request: false, telemetry: true, startDispatcher: false)

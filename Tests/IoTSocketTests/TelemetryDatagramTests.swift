@@ -1,5 +1,6 @@
 import IoTSocket
 import NIOCore
+import TestSupport
 import Testing
 
 @Suite("UDP telemetry datagrams")
@@ -62,6 +63,26 @@ struct TelemetryDatagramTests {
         #expect(throws: IoTSocketError.unknownPayloadFormat(0x7)) {
             try TelemetryDatagram(parsing: buffer("0102030405060708 70 0000"))
         }
+    }
+
+    /// Damaged datagrams never trap: each is refused, or parses to exactly its bytes.
+    @Test func damagedDatagramsAreRefusedOrExact() throws {
+        var generator = SeededGenerator(seed: 0x0DD_6A7A)
+        var outcomes = (refused: 0, parsed: 0)
+        for _ in 0..<20_000 {
+            let datagram = TelemetryDatagram(
+                token: TelemetryToken(rawValue: generator.next()), payload: try GeneratedTransmissions.payload(&generator))
+            var bytes = encoded(datagram.write)
+            GeneratedTransmissions.damage(&bytes, &generator)
+            do {
+                let parsed = try TelemetryDatagram(parsing: buffer(bytes))
+                outcomes.parsed += 1
+                #expect(encoded(parsed.write) == bytes, "\(bytes)")
+            } catch {
+                outcomes.refused += 1
+            }
+        }
+        #expect(outcomes.refused > 1_000 && outcomes.parsed > 1_000, "\(outcomes)")
     }
 
     @Test func errorDescriptions() {

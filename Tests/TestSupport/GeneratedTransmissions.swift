@@ -70,11 +70,17 @@ public enum GeneratedTransmissions {
         }
     }
 
-    /// The wire form of a random transmission with one to three random changes, each a byte
-    /// replaced or one bit flipped, bytes cut off the end, random bytes appended or inserted:
-    /// what a noisy link or a buggy device sends.
+    /// The wire form of a random transmission, damaged (``damage(_:_:)``): what a noisy link or a
+    /// buggy device sends.
     public static func damagedFrame(_ generator: inout SeededGenerator) throws -> [UInt8] {
         var bytes = try self.transmission(&generator).wireBytes
+        self.damage(&bytes, &generator)
+        return bytes
+    }
+
+    /// One to three random changes, each a byte replaced or one bit flipped, bytes cut off the
+    /// end, random bytes appended or inserted.
+    public static func damage(_ bytes: inout [UInt8], _ generator: inout SeededGenerator) {
         for _ in 0..<Int.random(in: 1...3, using: &generator) {
             let index = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &generator)
             switch Int.random(in: 0..<5, using: &generator) {
@@ -85,7 +91,6 @@ public enum GeneratedTransmissions {
             default: bytes.insert(.random(in: 0...255, using: &generator), at: index)
             }
         }
-        return bytes
     }
 }
 

@@ -1,5 +1,6 @@
 import IoTSocket
 import NIOCore
+import TestSupport
 import Testing
 
 @Suite("JSONValue parser and serializer")
@@ -179,6 +180,32 @@ struct JSONValueTests {
         #expect(self.failure(hostile)?.reason == .nestingTooDeep(limit: 128))
         #expect(throws: JSONParseError(.nestingTooDeep(limit: 2), at: 2)) { try JSONValue(parsing: "[[[]]]", maximumDepth: 2) }
         #expect(try JSONValue(parsing: "[[]]", maximumDepth: 2) == [[]])
+    }
+
+    /// Damaged bodies (the shapes centrals send, with bytes changed, cut or added) never trap:
+    /// each is refused with an offset inside the input, or parses to a value that survives its
+    /// own serialization.
+    @Test func damagedDocumentsAreRefusedOrSurviveTheirSerialization() throws {
+        let documents = [
+            #"{"UID": "Echo-1", "Timeout": 30, "Format": "JSON", "Payload": {"get": ["t", "h"], "n": -1.5e3}}"#,
+            #"[{"GroupName": "Meters", "UID": "Pump 7", "AuthKey": "0f0e0d0c0b0a09080706050403020100"}]"#,
+            #"{"UID": "é\u00e9\ud83d\ude00", "Format": "BINARY", "Payload": [0, 255, 16], "x": [true, false, null]}"#,
+        ].map { Array($0.utf8) }
+        var generator = SeededGenerator(seed: 0x150_D4A3)
+        var outcomes = (refused: 0, parsed: 0)
+        for round in 0..<20_000 {
+            var bytes = documents[round % documents.count]
+            GeneratedTransmissions.damage(&bytes, &generator)
+            do {
+                let value = try JSONValue(parsing: bytes)
+                outcomes.parsed += 1
+                #expect(try JSONValue(parsing: value.serializedString) == value, "\(String(decoding: bytes, as: UTF8.self))")
+            } catch {
+                outcomes.refused += 1
+                #expect(error.offset <= bytes.count, "\(error)")
+            }
+        }
+        #expect(outcomes.refused > 1_000 && outcomes.parsed > 1_000, "\(outcomes)")
     }
 
     @Test func parsesFromAByteBufferWithoutConsumingIt() throws {

@@ -22,7 +22,7 @@ import NIOHTTPTypes
 /// and headers (`Date`, `Server`) are the same on both paths. For every HTTP/1.1 request, this
 /// handler also answers `Expect: 100-continue` (Hummingbird does not) and normalises a
 /// `Connection` header holding `close` in any case to the exact value Hummingbird acts on, and
-/// installs ``HTTP10CloseHandler`` so that HTTP/1.0 requests end their connection.
+/// installs ``HTTP10ConnectionHandler`` for HTTP/1.0's connection handling.
 ///
 /// HTTP/1.1 keeps responses in request order: while a request is with Hummingbird no call is
 /// taken here (it follows it to Hummingbird), and while a call is in flight the parts that
@@ -84,7 +84,7 @@ final class DirectCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.isHTTP2Stream = context.channel.isHTTP2Stream
         if !self.isHTTP2Stream {
             do {
-                try HTTP10CloseHandler.install(in: context.pipeline.syncOperations)
+                try HTTP10ConnectionHandler.install(in: context.pipeline.syncOperations)
             } catch {
                 context.fireErrorCaught(error)
             }

@@ -2,6 +2,8 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdHTTP2
 import Logging
+import Metrics
+import NIOCore
 import NIOSSL
 import ServiceKit
 import ServiceLifecycle
@@ -21,17 +23,23 @@ struct APIServer: Service {
     ///   - listening: set once the socket is bound, for `/ready`.
     /// - Throws: ``StartupError`` for an unusable certificate or key.
     init(configuration: HTTPServerConfiguration, responder: APIResponder, listening: ReadinessFlag, logger: Logger) throws(StartupError) {
-        // No idle limit on HTTP/1.1: centrals keep connections open between calls, and a call
-        // may legitimately be held for MaxSecWaitResponse.
+        // The idle limit is ours (IdleConnectionHandler), not Hummingbird's: its timer sits after
+        // DirectCallHandler and would not see the calls answered there.
         let dateHeader = HTTPDateHeader()
+        let idleTimeout = TimeAmount.seconds(Int64(configuration.idleTimeoutSeconds))
+        let idleClosed = Counter(label: "iots_http_connections_idle_closed_total")
         let channel = HTTP1Channel.Configuration(additionalChannelHandlers: [
+            IdleConnectionHandler(timeout: idleTimeout, closed: idleClosed),
             DirectCallHandler(responder: responder, dateHeader: dateHeader, serverName: Self.serverName),
             CloseAfterResponseHandler(),
         ])
         let server: HTTPServerBuilder
         if let tls = try Self.makeTLSConfiguration(configuration) {
             do {
-                server = try .http2Upgrade(tlsConfiguration: tls, configuration: .init(streamConfiguration: channel))
+                // An HTTP/2 connection with no stream open for as long is closed (GOAWAY).
+                server = try .http2Upgrade(
+                    tlsConfiguration: tls,
+                    configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds), streamConfiguration: channel))
             } catch {
                 throw StartupError(
                     key: "HTTPServer.SSLKeyFilename", file: configuration.tlsKeyFile,

@@ -495,6 +495,67 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
+    @Test("a connection waiting on its client past IdleTimeoutSec is closed (silent, or a head trickling in); a call held longer is answered, and activity keeps a connection")
+    func idleConnectionsClosed() async throws {
+        let harness = try await HTTPAPIHarness.start(http: ["IdleTimeoutSec": 1])
+        do {
+            let port = harness.stack.httpPort
+            // Connected, nothing sent.
+            let silent = try await TestElement.connectRaw(host: "127.0.0.1", port: port)
+            let opened = ContinuousClock.now
+            #expect(await silent.waitForClose(timeout: .seconds(5)))
+            #expect(ContinuousClock.now - opened >= .milliseconds(900))
+            await silent.close()
+
+            // A head sent one byte every 100 ms (it would take 6 s): bytes are not requests.
+            let trickle = try await TestElement.connectRaw(host: "127.0.0.1", port: port)
+            let head = Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 20)
+            var closedAfter: Int?
+            for (index, byte) in head.enumerated() {
+                try? await trickle.send([byte])
+                if await trickle.waitForClose(timeout: .milliseconds(100)) {
+                    closedAfter = index + 1
+                    break
+                }
+            }
+            #expect(closedAfter.map { $0 < head.count } == true, "closed after \(closedAfter.map(String.init) ?? "never") of \(head.count) bytes")
+            await trickle.close()
+
+            // A call held for 2 s is the server's time: answered on the kept connection, which is
+            // closed only once it has idled a whole period after the answer.
+            _ = try await harness.http(.POST, "/acl", body: Self.aclJSON)
+            let device = try await harness.connect(Self.silent, key: Self.otherKey)
+            try await harness.waitForSession(Self.silent, "online")
+            let body = #"{"UID": "Silent", "Timeout": 2, "Format": "ASCII", "Payload": "?"}"#
+            let caller = try await TestElement.connectRaw(host: "127.0.0.1", port: port)
+            try await caller.send(Array(
+                "POST /request HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestStack.centralKeyHex)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+            let answer = try await Self.readResponse(caller)
+            #expect(answer.body == #"{"Code":161,"Payload":[],"Format":"BINARY"}"#)
+            let answered = ContinuousClock.now
+            #expect(await caller.waitForClose(timeout: .seconds(5)))
+            #expect(ContinuousClock.now - answered >= .milliseconds(900))
+            await caller.close()
+            await device.close()
+
+            // A request every 400 ms keeps a connection for longer than the period.
+            let busy = try await TestElement.connectRaw(host: "127.0.0.1", port: port)
+            for _ in 0..<6 {
+                try await busy.send(Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+                #expect(try await Self.readResponse(busy).statusLine == "HTTP/1.1 200 OK")
+                #expect(await busy.waitForClose(timeout: .milliseconds(400)) == false)
+            }
+            await busy.close()
+            // The three above, and the test client's own pooled connection whenever it idled.
+            let metrics = try await harness.http(.GET, "/metrics").body
+            let closed = metrics.split(separator: "\n").first { $0.hasPrefix("iots_http_connections_idle_closed_total ") }
+            #expect(closed.flatMap { Int($0.split(separator: " ")[1]) }.map { $0 >= 3 } == true, "\(metrics)")
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("Expect: 100-continue gets 100 Continue before the body, unless the request is refused without reading it")
     func expectContinue() async throws {
         let harness = try await HTTPAPIHarness.start()

@@ -100,6 +100,7 @@ struct ConfigurationTests {
         #expect(configuration.udpServer.datagramMaxSize == 4096)
         #expect(configuration.httpServer.maxContentLength == 524_288)
         #expect(configuration.httpServer.maxWaitSeconds == 30)
+        #expect(configuration.httpServer.idleTimeoutSeconds == 120)
         #expect(configuration.central.webHooks.maxWaitSeconds == 5)
         #expect(configuration.redis.url == "redis://127.0.0.1:6379")
         #expect(configuration.redis.keyPrefix == "iots:")
@@ -120,6 +121,7 @@ struct ConfigurationTests {
             (#"{"Groups": {"ThisNameIsLongerThan16": {}}}"#, "Groups", "group names of 1 to 16 UTF-8 bytes"),
             (#"{"UDPServer": {"DatagramMaxSize": 5}}"#, "UDPServer.DatagramMaxSize", "an integer 11–65507"),
             (#"{"HTTPServer": {"SSLKeyFilename": "k.pem"}}"#, "HTTPServer.SSLCrtFilename", "a file name, since the other TLS file is set"),
+            (#"{"HTTPServer": {"IdleTimeoutSec": 0}}"#, "HTTPServer.IdleTimeoutSec", "an integer 1–86400"),
             (#"{"Redis": {"URL": "http://x"}}"#, "Redis.URL", RedisConfiguration.urlForms),
             (#"{"Redis": {"URL": "redis://:pw@h:99999"}}"#, "Redis.URL", RedisConfiguration.urlForms),
             (#"{"Admin": {"Ports": {"routr": 1}}}"#, "Admin.Ports.routr", "a service name (router, tcp-gateway, udp-telemetry, http-api, webhook-dispatcher, remote-sync)"),

@@ -4,7 +4,8 @@
 /// defaults to 443 with its certificate, so write the port you want), `SlotsCount` and
 /// `SlotsSize` (accepted, unused: connections are not slotted here), `Backlog` (1024),
 /// `SSLKeyFilename`/`SSLCrtFilename` (empty: plain HTTP), `MaxContentLength` (524288 bytes),
-/// `MaxSecWaitResponse` (30: the cap on a `/request` call's `Timeout`).
+/// `MaxSecWaitResponse` (30: the cap on a `/request` call's `Timeout`), `IdleTimeoutSec` (120:
+/// how long a connection may wait on its client, additive).
 public struct HTTPServerConfiguration: Sendable, Equatable {
     public var address = "0.0.0.0"
     public var port = 8080
@@ -13,6 +14,10 @@ public struct HTTPServerConfiguration: Sendable, Equatable {
     public var tlsCertificateFile: String?
     public var maxContentLength = 524_288
     public var maxWaitSeconds = 30
+    /// A connection is closed after this long without its client sending anything while no
+    /// request of it is being answered (an idle keep-alive connection, a request head or body
+    /// that stalls).
+    public var idleTimeoutSeconds = 120
 
     public init() {}
 
@@ -33,6 +38,7 @@ extension HTTPServerConfiguration: Decodable {
         self.tlsCertificateFile = try keys.fileName("SSLCrtFilename")
         self.maxContentLength = try keys.integer("MaxContentLength", default: self.maxContentLength, in: 1...(1024 * 1024 * 1024))
         self.maxWaitSeconds = try keys.integer("MaxSecWaitResponse", default: self.maxWaitSeconds, in: 1...86_400)
+        self.idleTimeoutSeconds = try keys.integer("IdleTimeoutSec", default: self.idleTimeoutSeconds, in: 1...86_400)
         if (self.tlsKeyFile == nil) != (self.tlsCertificateFile == nil) {
             throw keys.invalid(
                 self.tlsKeyFile == nil ? "SSLKeyFilename" : "SSLCrtFilename",
@@ -41,7 +47,7 @@ extension HTTPServerConfiguration: Decodable {
         keys.warnAboutUnknownKeys(
             known: [
                 "Addr", "Port", "SlotsCount", "SlotsSize", "Backlog", "SSLKeyFilename", "SSLCrtFilename", "MaxContentLength",
-                "MaxSecWaitResponse",
+                "MaxSecWaitResponse", "IdleTimeoutSec",
             ],
             decoder: decoder)
     }

@@ -36,14 +36,22 @@ struct APIServer: Service {
         let server: HTTPServerBuilder
         if let tls = try Self.makeTLSConfiguration(configuration) {
             do {
-                // An HTTP/2 connection with no stream open for as long is closed (GOAWAY).
-                server = try .http2Upgrade(
-                    tlsConfiguration: tls,
-                    configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds), streamConfiguration: channel))
+                // Checked now rather than when the listener starts: a key that does not match
+                // its certificate stops the start-up with a configuration error.
+                _ = try NIOSSLContext(configuration: tls)
             } catch {
                 throw StartupError(
                     key: "HTTPServer.SSLKeyFilename", file: configuration.tlsKeyFile,
                     problem: "cannot set up TLS with this key and certificate: \(error)")
+            }
+            // An HTTP/2 connection with no stream open for IdleTimeoutSec is closed (GOAWAY), and
+            // so is a connection whose TLS handshake does not finish in that time.
+            let upgrade = HTTP2UpgradeChannel.Configuration(
+                idleTimeout: .seconds(configuration.idleTimeoutSeconds), streamConfiguration: channel)
+            server = HTTPServerBuilder { responder in
+                TLSHandshakeDeadline(
+                    base: try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: upgrade, responder: responder),
+                    timeout: idleTimeout, closed: idleClosed)
             }
         } else {
             server = .http1(configuration: channel)

@@ -660,6 +660,42 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
+    @Test("HTTPS: a connection whose TLS handshake does not finish within IdleTimeoutSec is closed; one that finishes is served")
+    func tlsHandshakeDeadline() async throws {
+        let certificate = try TestCertificate.makeSelfSigned()
+        let harness = try await HTTPAPIHarness.start(
+            http: ["SSLCrtFilename": certificate.certificatePath, "SSLKeyFilename": certificate.keyPath, "IdleTimeoutSec": 1],
+            withGateway: false)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(certificateVerification: .none))
+        do {
+            // No ClientHello at all, and a record header that never gets its body.
+            for bytes in [[], [0x16, 0x03, 0x01, 0x02, 0x00]] as [[UInt8]] {
+                let raw = try await TestElement.connectRaw(host: "127.0.0.1", port: harness.stack.httpPort)
+                let opened = ContinuousClock.now
+                if !bytes.isEmpty { try await raw.send(bytes) }
+                #expect(await raw.waitForClose(timeout: .seconds(5)), "\(bytes): still open")
+                #expect(ContinuousClock.now - opened >= .milliseconds(900))
+                await raw.close()
+            }
+            // A handshake that finishes is not cut: calls go on past the deadline's time.
+            for _ in 0..<3 {
+                let response = try await client.execute(
+                    HTTPClientRequest(url: "https://127.0.0.1:\(harness.stack.httpPort)/health"), timeout: .seconds(10))
+                #expect(response.status.code == 200)
+                _ = try await response.body.collect(upTo: 1 << 20)
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            let metrics = try await client.execute(
+                HTTPClientRequest(url: "https://127.0.0.1:\(harness.stack.httpPort)/metrics"), timeout: .seconds(10))
+            let body = String(buffer: try await metrics.body.collect(upTo: 1 << 22))
+            #expect(body.contains("iots_http_connections_idle_closed_total 2"), "\(body)")
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        try? await client.shutdown()
+        await harness.stop()
+    }
+
     @Test("HTTP/2 bodies without a length: refused at MaxContentLength or before they are read, then the stream is reset: neither read on nor left open", arguments: [true, false])
     func http2BodyWithoutLength(authorized: Bool) async throws {
         let certificate = try TestCertificate.makeSelfSigned()

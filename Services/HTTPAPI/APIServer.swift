@@ -61,7 +61,9 @@ struct APIServer: Service {
             server: server,
             configuration: .init(
                 address: .hostname(configuration.address, port: configuration.port), serverName: Self.serverName,
-                backlog: configuration.backlog),
+                backlog: configuration.backlog,
+                availableConnectionsDelegate: ConnectionLimit(
+                    limit: configuration.maxConnections, open: Gauge(label: "iots_http_connections_open"))),
             onServerRunning: { _ in await listening.set() },
             logger: logger
         )

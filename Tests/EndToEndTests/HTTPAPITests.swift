@@ -556,6 +556,35 @@ struct HTTPAPITests {
         await harness.stop()
     }
 
+    @Test("MaxConnections: at the limit a new connection waits in the backlog, and is served once another closes")
+    func connectionLimit() async throws {
+        let harness = try await HTTPAPIHarness.start(http: ["MaxConnections": 2])
+        do {
+            let port = harness.stack.httpPort
+            let health = Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+            let first = try await TestElement.connectRaw(host: "127.0.0.1", port: port)
+            let second = try await TestElement.connectRaw(host: "127.0.0.1", port: port)
+            for connection in [first, second] {
+                try await connection.send(health)
+                #expect(try await Self.readResponse(connection).statusLine == "HTTP/1.1 200 OK")
+            }
+            let metrics = try await AdminProbe.get(port: harness.stack.adminPort("http-api"), path: "/metrics").body
+            #expect(metrics.contains("iots_http_connections_open 2"), "\(metrics)")
+
+            // The kernel completes the third connection (backlog); the service does not take it.
+            let third = try await TestElement.connectRaw(host: "127.0.0.1", port: port)
+            try await third.send(health)
+            await #expect(throws: (any Error).self) { try await Self.readResponse(third, timeout: .seconds(1)) }
+            await first.close()
+            #expect(try await Self.readResponse(third).statusLine == "HTTP/1.1 200 OK")
+            await second.close()
+            await third.close()
+        } catch {
+            Issue.record("\(error)\n\(harness.output)")
+        }
+        await harness.stop()
+    }
+
     @Test("Expect: 100-continue gets 100 Continue before the body, unless the request is refused without reading it")
     func expectContinue() async throws {
         let harness = try await HTTPAPIHarness.start()
@@ -1066,10 +1095,12 @@ struct HTTPAPITests {
 
     /// Reads one HTTP/1.1 response (status line, headers by lowercased name, `Content-Length`
     /// body) byte by byte.
-    static func readResponse(_ raw: TestElement.RawConnection) async throws -> (statusLine: String, headers: [String: String], body: String) {
+    static func readResponse(
+        _ raw: TestElement.RawConnection, timeout: Duration = .seconds(5)
+    ) async throws -> (statusLine: String, headers: [String: String], body: String) {
         var head: [UInt8] = []
         while !head.ends(with: Array("\r\n\r\n".utf8)) {
-            head += try await raw.receive(count: 1)
+            head += try await raw.receive(count: 1, timeout: timeout)
         }
         let lines = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n")
         var headers: [String: String] = [:]
@@ -1078,7 +1109,7 @@ struct HTTPAPITests {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         let length = headers["content-length"].flatMap { Int($0) } ?? 0
-        let body = length > 0 ? try await raw.receive(count: length) : []
+        let body = length > 0 ? try await raw.receive(count: length, timeout: timeout) : []
         return (lines[0], headers, String(decoding: body, as: UTF8.self))
     }
 }

@@ -101,6 +101,7 @@ struct ConfigurationTests {
         #expect(configuration.httpServer.maxContentLength == 524_288)
         #expect(configuration.httpServer.maxWaitSeconds == 30)
         #expect(configuration.httpServer.idleTimeoutSeconds == 120)
+        #expect(configuration.httpServer.maxConnections == 10_000)
         #expect(configuration.central.webHooks.maxWaitSeconds == 5)
         #expect(configuration.redis.url == "redis://127.0.0.1:6379")
         #expect(configuration.redis.keyPrefix == "iots:")
@@ -122,6 +123,7 @@ struct ConfigurationTests {
             (#"{"UDPServer": {"DatagramMaxSize": 5}}"#, "UDPServer.DatagramMaxSize", "an integer 11–65507"),
             (#"{"HTTPServer": {"SSLKeyFilename": "k.pem"}}"#, "HTTPServer.SSLCrtFilename", "a file name, since the other TLS file is set"),
             (#"{"HTTPServer": {"IdleTimeoutSec": 0}}"#, "HTTPServer.IdleTimeoutSec", "an integer 1–86400"),
+            (#"{"HTTPServer": {"MaxConnections": 0}}"#, "HTTPServer.MaxConnections", "an integer 1–1000000"),
             (#"{"Redis": {"URL": "http://x"}}"#, "Redis.URL", RedisConfiguration.urlForms),
             (#"{"Redis": {"URL": "redis://:pw@h:99999"}}"#, "Redis.URL", RedisConfiguration.urlForms),
             (#"{"Admin": {"Ports": {"routr": 1}}}"#, "Admin.Ports.routr", "a service name (router, tcp-gateway, udp-telemetry, http-api, webhook-dispatcher, remote-sync)"),

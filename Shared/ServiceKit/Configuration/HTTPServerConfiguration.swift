@@ -5,7 +5,8 @@
 /// `SlotsSize` (accepted, unused: connections are not slotted here), `Backlog` (1024),
 /// `SSLKeyFilename`/`SSLCrtFilename` (empty: plain HTTP), `MaxContentLength` (524288 bytes),
 /// `MaxSecWaitResponse` (30: the cap on a `/request` call's `Timeout`), `IdleTimeoutSec` (120:
-/// how long a connection may wait on its client, additive).
+/// how long a connection may wait on its client, additive), `MaxConnections` (10000: connections
+/// served at once, additive).
 public struct HTTPServerConfiguration: Sendable, Equatable {
     public var address = "0.0.0.0"
     public var port = 8080
@@ -18,6 +19,9 @@ public struct HTTPServerConfiguration: Sendable, Equatable {
     /// request of it is being answered (an idle keep-alive connection, a request head or body
     /// that stalls).
     public var idleTimeoutSeconds = 120
+    /// Connections served at once; more wait in the listen backlog (the process keeps
+    /// descriptors for Redis and its own endpoints whatever clients do).
+    public var maxConnections = 10_000
 
     public init() {}
 
@@ -39,6 +43,7 @@ extension HTTPServerConfiguration: Decodable {
         self.maxContentLength = try keys.integer("MaxContentLength", default: self.maxContentLength, in: 1...(1024 * 1024 * 1024))
         self.maxWaitSeconds = try keys.integer("MaxSecWaitResponse", default: self.maxWaitSeconds, in: 1...86_400)
         self.idleTimeoutSeconds = try keys.integer("IdleTimeoutSec", default: self.idleTimeoutSeconds, in: 1...86_400)
+        self.maxConnections = try keys.integer("MaxConnections", default: self.maxConnections, in: 1...1_000_000)
         if (self.tlsKeyFile == nil) != (self.tlsCertificateFile == nil) {
             throw keys.invalid(
                 self.tlsKeyFile == nil ? "SSLKeyFilename" : "SSLCrtFilename",
@@ -47,7 +52,7 @@ extension HTTPServerConfiguration: Decodable {
         keys.warnAboutUnknownKeys(
             known: [
                 "Addr", "Port", "SlotsCount", "SlotsSize", "Backlog", "SSLKeyFilename", "SSLCrtFilename", "MaxContentLength",
-                "MaxSecWaitResponse", "IdleTimeoutSec",
+                "MaxSecWaitResponse", "IdleTimeoutSec", "MaxConnections",
             ],
             decoder: decoder)
     }

@@ -40,10 +40,10 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.fireChannelRead(data)
             return
         }
-        let http10 = head.version == .http1_0
-        let keepAlive = head.isKeepAlive
-        self.confirmKeepAlive.append(http10 && keepAlive)
-        guard http10, !keepAlive else {
+        // HTTP/1.1 heads (nearly all) pass untouched, their headers not even searched.
+        let keepAlive = head.version == .http1_0 ? head.isKeepAlive : nil
+        self.confirmKeepAlive.append(keepAlive == true)
+        guard keepAlive == false else {
             context.fireChannelRead(data)
             return
         }

@@ -507,7 +507,7 @@ struct HTTPAPITests {
             #expect(ContinuousClock.now - opened >= .milliseconds(900))
             await silent.close()
 
-            // A head sent one byte every 100 ms (it would take 6 s): bytes are not requests.
+            // A head sent one byte every 100 ms (about 7 s for all of it): bytes are not requests.
             let trickle = try await TestElement.connectRaw(host: "127.0.0.1", port: port)
             let head = Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 20)
             var closedAfter: Int?

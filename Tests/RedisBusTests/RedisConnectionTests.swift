@@ -165,7 +165,9 @@ struct RedisConnectionTests {
         try await connection.set("over-unix", to: "yes")
         // The server saw this client on the socket, not on TCP.
         let info = try await connection.send(["CLIENT", "INFO"]).string ?? ""
-        #expect(info.contains("addr=\(socketPath)"), "\(info)")
+        // `addr=<path>:0`, cut short when the path is long: the socket's path, not a `host:port`.
+        let address = info.split(separator: " ").first { $0.hasPrefix("addr=") }?.dropFirst(5) ?? ""
+        #expect(address.hasPrefix("/") && "\(socketPath):0".hasPrefix(address), "\(info)")
         #expect(try await admin.send(["SELECT", 2]) == .simpleString("OK"))
         #expect(try await admin.getString("over-unix") == "yes")
         await connection.close()

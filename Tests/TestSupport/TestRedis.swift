@@ -74,7 +74,7 @@ public final class TestRedis: @unchecked Sendable {
         for _ in 0..<5 {
             let port = try FreePort.tcp()
             let directory = FileManager.default.temporaryDirectory
-                .appendingPathComponent("test-redis-\(port)-\(UUID().uuidString)").path
+                .appendingPathComponent("test-redis-\(port)-\(UUID().uuidString.prefix(8))").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let socketPath = unixSocket ? "\(directory)/redis.sock" : nil
             do {

@@ -100,6 +100,13 @@ final class RoutingHarness: @unchecked Sendable {
         return central
     }
 
+    /// Logs `uid` in on `port` and waits until the router has its session online.
+    func login(_ uid: UID, key: AuthKey, on port: Int) async throws -> TestElement {
+        let element = try await TestElement.connect(host: "127.0.0.1", port: port, uid: uid, key: key)
+        try await self.waitForSession(uid, "online")
+        return element
+    }
+
     /// Polls `condition` every 20 ms for at most `timeout`.
     func waitFor(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout

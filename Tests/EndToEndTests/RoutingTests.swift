@@ -29,8 +29,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start()
         do {
             let central = try await harness.central(on: harness.portB, pushing: Self.acl)
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portA)
 
             for (index, payload) in try Self.payloads().enumerated() {
                 let tracking = UInt16(100 + index)
@@ -75,8 +74,7 @@ struct RoutingTests {
             try await central.send(.request(uid: nil, tracking: 3, payload: payload))
             #expect(try await central.receive(timeout: .seconds(5)) == .response(uid: nil, tracking: 3, code: .destinationNotFound, payload: empty))
 
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portB)
             let sent = ContinuousClock.now
             try await central.send(.request(uid: Self.plc, tracking: 7, payload: payload))
             #expect(try await device.receive(timeout: .seconds(5)) == .request(uid: nil, tracking: 7, payload: payload))
@@ -217,8 +215,7 @@ struct RoutingTests {
 
             // the close code decides (PROTOCOL.md): 0xA1 keeps, 0x02 and 0x03 drop
             for (code, state) in [(CloseCode.freeingResources, "kept"), (.tooManyTransmissions, nil), (.internalError, nil)] {
-                let element = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
-                try await harness.waitForSession(Self.plc, "online")
+                let element = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portB)
                 await element.close(code: code)
                 try await harness.waitForSession(Self.plc, state)
             }
@@ -234,14 +231,12 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start(keepSessionSeconds: 1)
         do {
             let central = try await harness.central(on: harness.portA, pushing: Self.acl)
-            let first = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let first = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portB)
             let second = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
             #expect(await first.waitForClose(timeout: .seconds(5)))
             await second.close()  // abrupt: kept, then expired after KeepSessionSec
             try await harness.waitFor("kept session expired") { await harness.sessionState(Self.plc) == nil }
-            let third = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let third = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portB)
             await third.close(code: .maintenance)
             try await harness.waitForSession(Self.plc, nil)
 
@@ -269,8 +264,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start(keepSessionSeconds: 5, requestTimeoutSeconds: 5)
         do {
             var central = try await harness.central(on: harness.portA, pushing: Self.acl)
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portB)
             await central.close()  // abrupt
             try await harness.waitForSession(.central, "kept")
             let payload = try PayloadBlock(format: .ascii, data: Array("meter?".utf8))
@@ -297,8 +291,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start()
         do {
             let central = try await harness.central(on: harness.portA, pushing: Self.acl)
-            let first = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let first = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portA)
             let second = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
             #expect(try await first.receive(timeout: .seconds(5)) == .close(.maintenance))
             #expect(await first.waitForClose(timeout: .seconds(5)))
@@ -333,8 +326,7 @@ struct RoutingTests {
             let ttl = try await harness.client.pttl(harness.keys.telemetryToken(token.hex))
             #expect(ttl > 59 * 60_000 && ttl <= 60 * 60_000)
 
-            let plc = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let plc = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portB)
             try await plc.send(.ping)
             #expect(try await plc.receive(timeout: .seconds(5)) == .pong)  // nothing (no token) came before the pong
 
@@ -429,8 +421,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start()
         do {
             let central = try await harness.central(on: harness.portB, pushing: Self.acl)
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portA)
             let payload = try PayloadBlock(format: .ascii, data: Array("again".utf8))
 
             // Every service loses its Redis connections here: the gateways' publishers retry,
@@ -458,8 +449,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start()
         do {
             let central = try await harness.central(on: harness.portB, pushing: Self.acl)
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portA)
             let payload = try PayloadBlock(format: .ascii, data: Array("lost?".utf8))
             harness.redis.stop()
             // The publisher retries 8 times (each waits up to 5 s for a connection, ≈ 45 s in all)
@@ -483,8 +473,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start(keepSessionSeconds: 30)
         do {
             let central = try await harness.central(on: harness.portB, pushing: Self.acl)
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portA)
             let connection = try #require(try await harness.client.hgetString(harness.keys.session(Self.plc), field: "conn"))
             // The router is paused before it learns of the close, so the frame below, as if it
             // had routed it just before, reaches the gateway after the connection is gone.
@@ -517,8 +506,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start(keepSessionSeconds: 30)
         do {
             let central = try await harness.central(on: harness.portB, pushing: Self.acl)
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portA)
             // The router is paused with the request unread, so it routes it to gateway A only
             // after A has drained the device's session: a rolling restart racing a request.
             Foundation.kill(harness.router.pid, SIGSTOP)
@@ -552,8 +540,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start()
         do {
             _ = try await harness.central(on: harness.portB, pushing: Self.acl)
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portA)
             harness.redis.stop()
             let start = ContinuousClock.now
             // The session-closed events cannot be appended: the publisher gives up after 10 s
@@ -578,8 +565,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start(keepSessionSeconds: 30)
         do {
             let central = try await harness.central(on: harness.portA, pushing: Self.acl)
-            let onB = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let onB = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portB)
             harness.gatewayB.kill()
             #expect(await onB.waitForClose(timeout: .seconds(5)))
 
@@ -604,8 +590,7 @@ struct RoutingTests {
             let harness = try await RoutingHarness.start(keepSessionSeconds: keepSeconds, requestTimeoutSeconds: 10)
             do {
                 let central = try await harness.central(on: harness.portA, pushing: Self.acl)
-                let onB = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.sensor, key: Self.sensorKey)
-                try await harness.waitForSession(Self.sensor, "online")
+                let onB = try await harness.login(Self.sensor, key: Self.sensorKey, on: harness.portB)
                 try await harness.waitFor("telemetry token issued") {
                     (try? await harness.client.send(["EXISTS", .string(harness.keys.deviceToken(Self.sensor))]).int) == 1
                 }
@@ -650,8 +635,7 @@ struct RoutingTests {
                 (try? await harness.client.send(["GET", .string(harness.keys.routerLeader)]).string) == "router-1"
             }
             let central = try await harness.central(on: harness.portB, pushing: Self.acl)
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portA, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portA)
 
             // A burst from the device: the central gets every request, in the order sent.
             var burst = ByteBuffer()
@@ -699,8 +683,7 @@ struct RoutingTests {
         let harness = try await RoutingHarness.start()
         do {
             let central = try await harness.central(on: harness.portA, pushing: Self.acl)
-            let device = try await TestElement.connect(host: "127.0.0.1", port: harness.portB, uid: Self.plc, key: Self.plcKey)
-            try await harness.waitForSession(Self.plc, "online")
+            let device = try await harness.login(Self.plc, key: Self.plcKey, on: harness.portB)
 
             typealias Fields = [(name: String, value: RedisArgument)]
             let address: Fields = [

@@ -35,17 +35,9 @@ struct APIServer: Service {
         ])
         let server: HTTPServerBuilder
         if let tls = try Self.makeTLSConfiguration(configuration) {
-            do {
-                // Checked now rather than when the listener starts: a key that does not match
-                // its certificate stops the start-up with a configuration error.
-                _ = try NIOSSLContext(configuration: tls)
-            } catch {
-                throw StartupError(
-                    key: "HTTPServer.SSLKeyFilename", file: configuration.tlsKeyFile,
-                    problem: "cannot set up TLS with this key and certificate: \(error)")
-            }
-            // An HTTP/2 connection with no stream open for IdleTimeoutSec is closed (GOAWAY), and
-            // so is a connection whose TLS handshake does not finish in that time.
+            // The key was checked against its certificate at start-up (`checkStartup`). An HTTP/2
+            // connection with no stream open for IdleTimeoutSec is closed (GOAWAY), and so is a
+            // connection whose TLS handshake does not finish in that time.
             let upgrade = HTTP2UpgradeChannel.Configuration(
                 idleTimeout: .seconds(configuration.idleTimeoutSeconds), streamConfiguration: channel)
             server = HTTPServerBuilder { responder in
